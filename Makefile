@@ -1,0 +1,44 @@
+# kdcourse: `make test` (unit tests + every notebook under nbval, smoke profile)
+#           `make run`  (every notebook in the cpu profile; regenerates figures/)
+#           `make run NB=02` (one notebook)
+# Both do their own set-up: a virtual environment in .venv and the offline data mirrors.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NB ?=
+NOTEBOOKS := $(sort $(wildcard notebooks/$(NB)*.ipynb))
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: setup data test unit nbval run clean-checkpoints
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+data: setup
+	$(PY) -m kdcourse fetch-data
+
+unit: data
+	$(PY) -m pytest tests -q
+
+nbval: data
+	KDCOURSE_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+
+test: unit nbval
+
+run: data
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (cpu profile)"; \
+	  start=$$(date +%s); \
+	  KDCOURSE_PROFILE=cpu $(PY) -m papermill --cwd notebooks --log-output --no-progress-bar "$$nb" "$$nb" > /dev/null || exit 1; \
+	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	done
+
+clean-checkpoints:
+	rm -rf data/checkpoints

@@ -1,0 +1,349 @@
+"""One training loop for every method.
+
+Methods differ only in the *objective* handed to :func:`fit`: a callable
+``objective(student_logits, targets, teacher_logits) -> {"total": ..., part: ...}``.
+The frozen teacher is kept in eval mode and run under ``torch.inference_mode``;
+when inputs are not augmented its logits are computed once per data set
+(:class:`TeacherCache`) and looked up by sample index.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import config, losses
+from .data import TensorData
+
+Tensor = torch.Tensor
+
+
+# --------------------------------------------------------------------------- objectives
+class Objective:
+    """A named loss: ``fn(student_logits, targets, teacher_logits) -> dict`` with ``total``."""
+
+    def __init__(self, name: str, fn: Callable[..., dict], needs_teacher: bool):
+        self.name, self.fn, self.needs_teacher = name, fn, needs_teacher
+
+    def __call__(self, student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None = None):
+        return self.fn(student_logits, targets, teacher_logits)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def cross_entropy() -> Objective:
+    """Plain supervised training: total = ce = CE(y, softmax(s))."""
+    def fn(s, y, t=None):
+        ce = F.cross_entropy(s, y)
+        return {"total": ce, "ce": ce}
+    return Objective("cross_entropy", fn, needs_teacher=False)
+
+
+def distillation(T: float, alpha: float) -> Objective:
+    """Hinton KD, ``losses.kd_objective``: alpha * T^2 KL + (1 - alpha) * CE."""
+    T, alpha = losses.check_temperature(T), losses.check_alpha(alpha)
+    return Objective(f"kd(T={T:g}, alpha={alpha:g})",
+                     lambda s, y, t: losses.kd_objective(s, t, y, T, alpha), needs_teacher=True)
+
+
+def as_objective(objective) -> Objective:
+    if objective is None:
+        return cross_entropy()
+    if isinstance(objective, Objective):
+        return objective
+    if callable(objective):  # a user's own callable: assume it reads the teacher
+        name = getattr(objective, "__qualname__", objective.__class__.__name__)
+        return Objective(name, objective, needs_teacher=True)
+    raise TypeError(f"objective must be callable, got {type(objective).__name__}")
+
+
+# --------------------------------------------------------------------------- inference
+def predict(model: nn.Module, data: TensorData | Tensor, batch_size: int = 256,
+            device: torch.device | None = None) -> Tensor:
+    """Logits of ``model`` on every sample, in eval mode under inference mode (on the CPU)."""
+    device = device or next(model.parameters()).device
+    x = data.x if isinstance(data, TensorData) else data
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = [model(x[i:i + batch_size].to(device)).float().cpu()
+                   for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+class TeacherCache:
+    """A frozen teacher whose logits are computed once per data set.
+
+    ``logits(data)`` runs the teacher over ``data`` the first time and stores
+    the result, aligned with the sample index; later calls (other epochs,
+    other students, the whole alpha x T sweep) cost nothing.  ``live(x)``
+    runs it on a batch, for augmented inputs.
+    """
+
+    def __init__(self, teacher: nn.Module, batch_size: int = 256):
+        self.teacher = teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        self.batch_size = batch_size
+        self._store: dict[int, tuple[Tensor, Tensor]] = {}
+
+    def logits(self, data: TensorData) -> Tensor:
+        key = id(data.x)
+        hit = self._store.get(key)
+        if hit is None or hit[0] is not data.x:
+            hit = (data.x, predict(self.teacher, data, self.batch_size))
+            self._store[key] = hit
+        return hit[1]
+
+    def live(self, x: Tensor) -> Tensor:
+        self.teacher.eval()
+        with torch.inference_mode():
+            return self.teacher(x).float()
+
+
+# --------------------------------------------------------------------------- selection
+@dataclass
+class Selection:
+    """Which epoch is best, and when to stop (seed 000 section III-E).
+
+    The best epoch has the best ``primary`` metric, ties broken by
+    ``secondary``.  With ``patience`` set, training stops once neither metric
+    has improved for ``patience`` epochs.  Metrics ending in ``acc`` are
+    maximised, all others minimised.  Only validation metrics may be used:
+    no model is chosen on test data.
+    """
+
+    primary: str = "val_acc"
+    secondary: str | None = "val_total"
+    patience: int | None = None
+
+    def __post_init__(self):
+        for m in (self.primary, self.secondary):
+            if m is not None and not m.startswith("val_"):
+                raise ValueError(f"selection metrics must be validation metrics (val_*), got {m!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+
+    @staticmethod
+    def _key(metric: str, value: float) -> float:
+        return -value if metric.endswith("acc") else value
+
+    def better(self, row: dict, best: dict | None) -> tuple[bool, bool]:
+        """(is the row the new best, did either metric improve on its own best)."""
+        if best is None:
+            return True, True
+        p_new, p_old = self._key(self.primary, row[self.primary]), best["primary"]
+        s_new = self._key(self.secondary, row[self.secondary]) if self.secondary else 0.0
+        is_best = p_new < p_old or (p_new == p_old and s_new < best["secondary"])
+        improved = p_new < best["primary_run"] or (self.secondary is not None and s_new < best["secondary_run"])
+        return is_best, improved
+
+
+# --------------------------------------------------------------------------- checkpoints
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint safely (``weights_only=True``), with a clear error when corrupt."""
+    path = Path(path)
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise RuntimeError(
+            f"checkpoint {path} is corrupt or not a kdcourse checkpoint ({exc.__class__.__name__}: "
+            f"{str(exc)[:200]}). It was left untouched: move or delete it to train afresh.") from exc
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: pd.DataFrame
+    best_epoch: int
+    stopped_early: bool
+    resumed_from: int = 0
+
+    def best(self) -> pd.Series:
+        """The history row of the selected (best) epoch."""
+        return self.history.set_index("epoch").loc[self.best_epoch]
+
+
+def _signature(model, objective, train, val, lr, batch_size, optimizer, weight_decay, step_size, gamma,
+               selection, seed) -> dict:
+    return {"model": model.__class__.__name__, "params": sum(p.numel() for p in model.parameters()),
+            "objective": repr(objective), "n_train": len(train), "n_val": len(val), "lr": lr,
+            "batch_size": batch_size, "optimizer": optimizer, "weight_decay": weight_decay,
+            "step_size": step_size, "gamma": gamma, "selection": repr(selection), "seed": seed}
+
+
+# --------------------------------------------------------------------------- the loop
+def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
+        teacher: nn.Module | TeacherCache | None = None, epochs: int = 10, lr: float = 1e-3,
+        batch_size: int = 128, optimizer: str = "adam", weight_decay: float = 0.0,
+        step_size: int | None = None, gamma: float = 0.1, selection: Selection | None = None,
+        track: dict[str, TensorData] | None = None, augment: Callable[[Tensor], Tensor] | None = None,
+        checkpoint: str | Path | None = None, seed: int = 0, device: torch.device | None = None,
+        progress: bool = True, desc: str | None = None) -> FitResult:
+    """Train ``model`` on ``train``; select the best epoch on ``val``; return its History.
+
+    objective   ``cross_entropy()`` (default), ``distillation(T, alpha)`` or any
+                callable ``(student_logits, targets, teacher_logits) -> dict``.
+    teacher     a frozen teacher (module or :class:`TeacherCache`); its logits
+                are cached per data set unless ``augment`` changes the inputs.
+    step_size   StepLR every ``step_size`` epochs by ``gamma`` (None: constant lr).
+    selection   best-epoch rule and early stopping (:class:`Selection`).
+    track       extra sets evaluated every epoch for the curves (e.g. the test
+                set); they never influence selection or stopping.
+    checkpoint  a file written atomically after every epoch; if it exists the
+                run resumes from it (same settings required) and a finished
+                run returns at once.
+    """
+    objective = as_objective(objective)
+    selection = selection or Selection()
+    track = dict(track or {})
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if objective.needs_teacher and teacher is None:
+        raise ValueError(f"objective {objective!r} needs a teacher: pass teacher=...")
+    device = device or config.device()
+    model.to(device)
+    cache = teacher if isinstance(teacher, TeacherCache) or teacher is None else TeacherCache(teacher)
+    if cache is not None:
+        cache.teacher.to(device)
+        t_out = cache.live(train.x[:2].to(device)).shape[-1]
+        was = model.training
+        model.eval()
+        with torch.inference_mode():
+            s_out = model(train.x[:2].to(device)).shape[-1]
+        model.train(was)
+        if t_out != s_out:
+            raise ValueError(f"teacher predicts {t_out} classes but the student predicts {s_out}: "
+                             "give both the same output layer (the same class list)")
+    if device.type != "cpu":
+        train, val = train.to(device), val.to(device)
+        track = {k: v.to(device) for k, v in track.items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size, gamma) if step_size else None
+    signature = _signature(model, objective, train, val, lr, batch_size, optimizer, weight_decay,
+                           step_size, gamma, selection, seed)
+
+    rows: list[dict] = []
+    best: dict | None = None
+    stale, start_epoch, stopped = 0, 0, False
+    torch.manual_seed(seed)
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = load_checkpoint(path)
+        if state.get("signature") != signature:
+            raise ValueError(f"checkpoint {path} was written by a different run "
+                             f"({state.get('signature')} vs {signature}); delete it or choose another path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        rows, best, stale = state["rows"], state["best"], state["stale"]
+        start_epoch, stopped = state["epoch"], state["stopped"]
+        torch.set_rng_state(state["rng"])
+
+    def teacher_logits(data: TensorData, idx: Tensor | None = None, x: Tensor | None = None):
+        if cache is None:
+            return None
+        if augment is not None and x is not None:
+            return cache.live(x)
+        full = cache.logits(data).to(device)
+        return full if idx is None else full[idx]
+
+    def evaluate(data: TensorData) -> dict[str, float]:
+        logits = predict(model, data, device=device).to(device)
+        with torch.no_grad():
+            parts = objective(logits, data.y, teacher_logits(data))
+        out = {k: float(v) for k, v in parts.items()}
+        out["acc"] = float((logits.argmax(1) == data.y).float().mean())
+        return out
+
+    bar = tqdm(range(start_epoch, epochs), desc=desc or repr(objective), unit="epoch",
+               disable=not progress or stopped, leave=True)
+    for epoch in bar:
+        if stopped:
+            break
+        tic = time.perf_counter()
+        model.train()
+        sums: dict[str, float] = {}
+        correct = 0
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        for idx, xb, yb in train.batches(batch_size, shuffle=True, generator=gen):
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            if augment is not None:
+                xb = augment(xb)
+            logits = model(xb)
+            parts = objective(logits, yb, teacher_logits(train, idx.to(device), xb))
+            opt.zero_grad(set_to_none=True)
+            parts["total"].backward()
+            opt.step()
+            n = len(yb)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+            correct += int((logits.detach().argmax(1) == yb).sum())
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
+        row.update({f"train_{k}": v / len(train) for k, v in sums.items()})
+        row["train_acc"] = correct / len(train)
+        row.update({f"val_{k}": v for k, v in evaluate(val).items()})
+        for name, data in track.items():
+            row.update({f"{name}_{k}": v for k, v in evaluate(data).items()})
+        if sched is not None:
+            sched.step()
+        row["seconds"] = time.perf_counter() - tic
+        rows.append(row)
+
+        is_best, improved = selection.better(row, best)
+        p = Selection._key(selection.primary, row[selection.primary])
+        s = Selection._key(selection.secondary, row[selection.secondary]) if selection.secondary else 0.0
+        if best is None:
+            best = {"primary_run": p, "secondary_run": s}
+        best["primary_run"], best["secondary_run"] = min(best["primary_run"], p), min(best["secondary_run"], s)
+        if is_best:
+            best.update(epoch=epoch + 1, primary=p, secondary=s,
+                        state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        stale = 0 if improved else stale + 1
+        stopped = selection.patience is not None and stale >= selection.patience
+        bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
+        if path is not None:
+            _atomic_save({"signature": signature, "epoch": epoch + 1, "model": model.state_dict(),
+                          "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict() if sched is not None else None,
+                          "rows": rows, "best": best, "stale": stale, "stopped": stopped,
+                          "rng": torch.get_rng_state()}, path)
+    bar.close()
+    model.load_state_dict(best["state"])
+    model.eval()
+    history = pd.DataFrame(rows)
+    return FitResult(model, history, int(best["epoch"]), bool(stopped), start_epoch)
