@@ -1,6 +1,7 @@
 # kdcourse: `make test` (unit tests + every notebook under nbval, smoke profile)
 #           `make run`  (every notebook in the cpu profile; regenerates figures/)
 #           `make run NB=02` (one notebook)
+#           `make bench` (fit() against a plain PyTorch KD loop), `make report` (REPORT.md from figures/)
 # Both do their own set-up: a virtual environment in .venv and the offline data mirrors.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +12,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/$(NB)*.ipynb))
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup data test unit nbval run clean-checkpoints
+.PHONY: setup data test unit nbval run report bench clean-checkpoints
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,13 @@ run: data
 	  KDCOURSE_PROFILE=cpu $(PY) -m papermill --cwd notebooks --log-output --no-progress-bar "$$nb" "$$nb" > /dev/null || exit 1; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done
+	$(PY) -m kdcourse report
+
+report: setup
+	$(PY) -m kdcourse report
+
+bench: data
+	$(PY) benchmarks/bench_kd.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints

@@ -1,7 +1,7 @@
 """kdcourse: the helper package of the knowledge-distillation course pack."""
 __version__ = "0.1.0"
 
-from . import config, data, efficiency, losses, metrics, models, plots, recipes, train  # noqa: E402
+from . import config, data, efficiency, losses, metrics, models, plots, recipes, report, train  # noqa: E402
 from .config import start  # noqa: E402
 
-__all__ = ["config", "data", "efficiency", "losses", "metrics", "models", "plots", "recipes", "train", "start"]
+__all__ = ["config", "data", "efficiency", "losses", "metrics", "models", "plots", "recipes", "report", "train", "start"]

@@ -81,6 +81,26 @@ def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -
     return png
 
 
+def save_table(df: pd.DataFrame, name: str, caption: str, run: config.Run | None = None) -> Path:
+    """Save a results table as ``<name>.table.json`` (rows, caption, run manifest) beside the figures.
+
+    ``python -m kdcourse report`` gathers every saved table into REPORT.md.
+    """
+    run = run or config.current()
+    if run is None:
+        raise RuntimeError("call kdcourse.start(notebook) before plots.save_table")
+    folder = run.figures
+    if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
+        raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
+    flat = df.reset_index() if (df.index.name or any(df.index.names)) else df
+    flat.columns = [" ".join(map(str, c)).strip() if isinstance(c, tuple) else str(c) for c in flat.columns]
+    payload = {"table": f"{run.notebook}/{name}", "caption": caption, "columns": list(flat.columns),
+               "rows": _jsonable(flat.to_dict(orient="records")), "manifest": run.manifest()}
+    path = folder / f"{name}.table.json"
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1) + "\n"))
+    return path
+
+
 def _finish(ax, title: str, xlabel: str | None, ylabel: str | None):
     ax.set_title(title)
     if xlabel is not None:

@@ -43,3 +43,23 @@ def test_save_needs_a_run():
     with pytest.raises(RuntimeError, match="kdcourse.start"):
         plots.save(fig, "x")
     plt.close(fig)
+
+
+def test_save_table_and_report(tmp_path, monkeypatch):
+    from kdcourse import report
+    monkeypatch.setenv("KDCOURSE_FIGURES", str(tmp_path))
+    config.start("02_mnist_kd", profile="cpu", show=False)
+    df = pd.DataFrame({"model": ["student, KD", "student alone"], "test acc": [0.9851, 0.9817],
+                       "source (Hinton 2015)": ["74 errors", "146 errors"]}).set_index("model")
+    path = plots.save_table(df, "results", "MNIST: test accuracy, mean of 3 seeds")
+    payload = json.loads(path.read_text())
+    assert payload["columns"] == ["model", "test acc", "source (Hinton 2015)"]
+    assert payload["rows"][1]["test acc"] == 0.9817 and payload["manifest"]["profile"] == "cpu"
+    fig, _ = _figure()
+    plots.save(fig, "curve", data={"x": [1]})
+    plt.close(fig)
+    out = report.build(figures=tmp_path, out=tmp_path / "REPORT.md")
+    text = out.read_text()
+    assert "## 02_mnist_kd" in text and "**MNIST: test accuracy, mean of 3 seeds**" in text
+    assert "| student alone | 0.9817 | 146 errors |" in text
+    assert "[curve](02_mnist_kd/curve.png)" in text and "Profile `cpu`" in text
