@@ -5,3 +5,12 @@ from . import config, data, efficiency, losses, metrics, models, plots, recipes,
 from .config import start  # noqa: E402
 
 __all__ = ["config", "data", "efficiency", "losses", "metrics", "models", "plots", "recipes", "report", "train", "start"]
+
+from . import saliency  # noqa: E402
+__all__ += ["saliency"]
+
+from . import features  # noqa: E402
+__all__ += ["features"]
+
+from . import ban  # noqa: E402
+__all__ += ["ban"]

@@ -73,3 +73,68 @@ def summary(logits: Tensor, targets: Tensor, teacher_logits: Tensor | None = Non
     if teacher_logits is not None:
         out["agreement"] = agreement(logits, teacher_logits)
     return out
+
+
+def cluster_purity(clusters: Tensor, labels: Tensor) -> float:
+    """Purity of a clustering against labels: each cluster votes for its majority label.
+
+    purity = (1/N) sum_k max_l |{i : cluster_i = k, label_i = l}|; 1 when every
+    cluster holds a single label (several clusters may share one).
+    """
+    c, y = torch.as_tensor(clusters).cpu().numpy(), torch.as_tensor(labels).cpu().numpy()
+    if c.shape != y.shape or c.ndim != 1:
+        raise ValueError(f"clusters and labels must be 1-D of the same length, got {c.shape} and {y.shape}")
+    table = pd.crosstab(c, y).to_numpy()
+    return float(table.max(1).sum() / len(y))
+
+
+def matched_accuracy(clusters: Tensor, labels: Tensor) -> float:
+    """Accuracy of the best one-to-one assignment of clusters to labels (Hungarian algorithm).
+
+    Unlike :func:`cluster_purity`, two clusters cannot both claim the same label:
+    it asks whether each cluster recovers a *different* label.
+    """
+    from scipy.optimize import linear_sum_assignment
+    c, y = torch.as_tensor(clusters).cpu().numpy(), torch.as_tensor(labels).cpu().numpy()
+    if c.shape != y.shape or c.ndim != 1:
+        raise ValueError(f"clusters and labels must be 1-D of the same length, got {c.shape} and {y.shape}")
+    table = pd.crosstab(c, y).to_numpy()
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(y))
+
+
+def class_logit_matrix(logits: Tensor, targets: Tensor, num_classes: int, standardize: bool = True) -> np.ndarray:
+    """M[c, j] = mean, over the images of true class c, of logit j (each row standardised first).
+
+    The "correlation matrix of the logits" of CRD (Tian et al., Fig. 3) and RRD
+    (seed 001, Fig. 1) as their code computes it: with ``standardize`` each
+    image's logits are shifted to mean 0 and scaled to standard deviation 1
+    (over the classes, unbiased) before the class means are taken.
+    """
+    z = torch.as_tensor(logits).detach().float().cpu()
+    y = torch.as_tensor(targets).cpu().long()
+    if z.dim() != 2 or len(z) != len(y) or z.shape[1] != num_classes:
+        raise ValueError(f"logits must be (N, {num_classes}) with one target per row, got {tuple(z.shape)} "
+                         f"and {tuple(y.shape)}")
+    if standardize:
+        z = (z - z.mean(1, keepdim=True)) / z.std(1, keepdim=True)
+    counts = torch.bincount(y, minlength=num_classes).float()
+    if (counts == 0).any():
+        raise ValueError(f"classes {torch.nonzero(counts == 0).flatten().tolist()} have no image")
+    sums = torch.zeros(num_classes, num_classes).index_add_(0, y, z)
+    return (sums / counts[:, None]).numpy()
+
+
+def correlation_difference(teacher_logits: Tensor, student_logits: Tensor, targets: Tensor,
+                           num_classes: int) -> tuple[np.ndarray, float]:
+    """|M_teacher - M_student| of :func:`class_logit_matrix`, diagonal set to 0, and its mean.
+
+    Seed 001 Fig. 1 (and the RRD code's ``plot_corr.py``): the smaller the
+    differences, the better the student reproduces the teacher's inter-class
+    structure.  The mean is over all K^2 entries, the zeroed diagonal included,
+    as that code reports it.
+    """
+    diff = np.abs(class_logit_matrix(teacher_logits, targets, num_classes)
+                  - class_logit_matrix(student_logits, targets, num_classes))
+    np.fill_diagonal(diff, 0.0)
+    return diff, float(diff.mean())

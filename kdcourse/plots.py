@@ -156,3 +156,34 @@ def heatmap(matrix, labels, title: str, xlabel: str, ylabel: str, ax=None, fmt: 
     sns.heatmap(np.asarray(matrix), annot=True, fmt=fmt, cmap=cmap, xticklabels=labels,
                 yticklabels=labels, ax=ax, cbar=True, square=True)
     return _finish(ax, title, xlabel, ylabel)
+
+
+def image_grid(images, title: str, row_labels=None, col_labels=None, cmap: str = "gray", size: float = 1.5,
+               colorbar: bool = False):
+    """A rows x columns grid of images (saliency maps, exemplars), each scaled to its own range.
+
+    ``images``: array-like (R, K, H, W) of grey-scale maps or (R, K, H, W, 3) RGB
+    images in [0, 1]; labels name the rows (left) and columns (top).
+    """
+    arr = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images)
+    if arr.ndim not in (4, 5):
+        raise ValueError(f"images must be (rows, cols, H, W[, 3]), got shape {arr.shape}")
+    rows, cols = arr.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + (0.6 if colorbar else 0), size * rows + 0.5),
+                             squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            im = ax.imshow(arr[r, c], cmap=None if arr.ndim == 5 else cmap)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if colorbar and arr.ndim == 4:
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            if col_labels is not None and r == 0:
+                ax.set_title(str(col_labels[c]), fontsize=9, fontweight="normal")
+            if row_labels is not None and c == 0:
+                ax.set_ylabel(str(row_labels[r]), fontsize=9)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig

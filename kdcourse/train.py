@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import config, losses
+from . import config, features, losses
 from .data import TensorData
 
 Tensor = torch.Tensor
@@ -29,13 +29,25 @@ Tensor = torch.Tensor
 
 # --------------------------------------------------------------------------- objectives
 class Objective:
-    """A named loss: ``fn(student_logits, targets, teacher_logits) -> dict`` with ``total``."""
+    """A named loss: ``fn(student_logits, targets, teacher_logits) -> dict`` with ``total``.
 
-    def __init__(self, name: str, fn: Callable[..., dict], needs_teacher: bool):
+    A *feature* objective names the layers it reads in ``features`` (a
+    :class:`kdcourse.features.Layers`); :func:`fit` then calls
+    ``fn(s, y, t, student_feats, teacher_feats)`` with lists of features.
+    ``module`` holds the objective's own trainable parameters (RRD's
+    embeddings, a FitNets regressor): ``fit`` optimises them with the student.
+    """
+
+    def __init__(self, name: str, fn: Callable[..., dict], needs_teacher: bool,
+                 features: "features.Layers | None" = None, module: nn.Module | None = None):
         self.name, self.fn, self.needs_teacher = name, fn, needs_teacher
+        self.features, self.module = features, module
 
-    def __call__(self, student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None = None):
-        return self.fn(student_logits, targets, teacher_logits)
+    def __call__(self, student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None = None,
+                 student_feats: list[Tensor] | None = None, teacher_feats: list[Tensor] | None = None):
+        if self.features is None:
+            return self.fn(student_logits, targets, teacher_logits)
+        return self.fn(student_logits, targets, teacher_logits, student_feats, teacher_feats)
 
     def __repr__(self) -> str:
         return self.name
@@ -56,6 +68,46 @@ def distillation(T: float, alpha: float) -> Objective:
                      lambda s, y, t: losses.kd_objective(s, t, y, T, alpha), needs_teacher=True)
 
 
+def in_place_distillation(T: float, lam: float, scheme: str, soft_ce: bool = False) -> Objective:
+    """Flexible networks (seed 003 eqs. 4-7): ``losses.ipkd_loss`` on the list of sub-model logits.
+
+    The teachers are the network's own (detached) sub-models, so ``fit`` needs no ``teacher=``.
+    """
+    T, lam = losses.check_temperature(T), losses.check_alpha(lam)
+    losses.ipkd.check_scheme(scheme)
+    return Objective(f"{scheme}(T={T:g}, lam={lam:g}{', soft CE' if soft_ce else ''})",
+                     lambda s, y, t=None: losses.ipkd_loss(s, y, T, lam, scheme, soft_ce), needs_teacher=False)
+
+
+def feature_distillation(name: str, loss: Callable[..., Tensor], layers: features.Layers, *, ce: float = 1.0,
+                         kd: float = 0.0, T: float = 4.0, beta: float = 1.0) -> Objective:
+    """A feature loss beside the task loss, weighted as in the CRD / RRD code base (gamma, alpha, beta).
+
+    total = ce * CE(y, s) + kd * T^2 KL(p_t^T || p_s^T) + beta * loss(f_s, f_t)
+
+    ``loss`` gets the student's and the teacher's features at ``layers``
+    (tensors when one layer is named on each side, else lists); when it is an
+    ``nn.Module`` (``losses.RRDLoss``, ``losses.FitNetsLoss``) its parameters
+    train with the student.  Parts: total, ce, feat (unweighted) and kd when kd > 0.
+    """
+    T = losses.check_temperature(T)
+    for label, weight in (("ce", ce), ("kd", kd), ("beta", beta)):
+        if not weight >= 0:
+            raise ValueError(f"weight {label} must be >= 0, got {weight!r}")
+
+    def fn(s, y, t, f_s, f_t):
+        if layers.single:
+            f_s, f_t = f_s[0], f_t[0]
+        parts = {"ce": F.cross_entropy(s, y), "feat": loss(f_s, f_t)}
+        total = ce * parts["ce"] + beta * parts["feat"]
+        if kd:
+            parts["kd"] = losses.kd_loss(s, t, T)
+            total = total + kd * parts["kd"]
+        return {"total": total, **parts}
+    return Objective(name, fn, needs_teacher=True, features=layers,
+                     module=loss if isinstance(loss, nn.Module) else None)
+
+
 def as_objective(objective) -> Objective:
     if objective is None:
         return cross_entropy()
@@ -68,20 +120,41 @@ def as_objective(objective) -> Objective:
 
 
 # --------------------------------------------------------------------------- inference
+def _heads(out) -> list[Tensor]:
+    """A model's output as a list of logits: one per sub-model of a flexible network, else just one."""
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _acc_columns(accs: list[float]) -> dict[str, float]:
+    """``acc`` of one model; for a flexible network ``acc_0``, ``acc_1``, ... per sub-model (smallest
+    first) and ``acc`` = their mean, so ``Selection("val_acc")`` picks the epoch with the best accuracy
+    averaged over sub-models (seed 003 section IV-B)."""
+    if len(accs) == 1:
+        return {"acc": accs[0]}
+    return {**{f"acc_{i}": a for i, a in enumerate(accs)}, "acc": sum(accs) / len(accs)}
+
+
 def predict(model: nn.Module, data: TensorData | Tensor, batch_size: int = 256,
-            device: torch.device | None = None) -> Tensor:
-    """Logits of ``model`` on every sample, in eval mode under inference mode (on the CPU)."""
+            device: torch.device | None = None) -> Tensor | list[Tensor]:
+    """Logits of ``model`` on every sample, in eval mode under inference mode (on the CPU).
+
+    A model returning a list of logits (a flexible network's sub-models) gets a list back."""
     device = device or next(model.parameters()).device
     x = data.x if isinstance(data, TensorData) else data
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            out = [model(x[i:i + batch_size].to(device)).float().cpu()
-                   for i in range(0, len(x), batch_size)]
+            out, many = [], False
+            for i in range(0, len(x), batch_size):
+                o = model(x[i:i + batch_size].to(device))
+                many = isinstance(o, (list, tuple))
+                out.append([h.float().cpu() for h in _heads(o)])
     finally:
         model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    if many:
+        return [torch.cat(head) for head in zip(*out)]
+    return torch.cat([o[0] for o in out]) if out else torch.empty(0)
 
 
 class TeacherCache:
@@ -90,7 +163,9 @@ class TeacherCache:
     ``logits(data)`` runs the teacher over ``data`` the first time and stores
     the result, aligned with the sample index; later calls (other epochs,
     other students, the whole alpha x T sweep) cost nothing.  ``live(x)``
-    runs it on a batch, for augmented inputs.
+    runs it on a batch, for augmented inputs.  ``features_of(data, layers)``
+    and ``live_features(x, layers)`` do the same for features read by hooks
+    (:mod:`kdcourse.features`), for feature objectives.
     """
 
     def __init__(self, teacher: nn.Module, batch_size: int = 256):
@@ -99,6 +174,7 @@ class TeacherCache:
             p.requires_grad_(False)
         self.batch_size = batch_size
         self._store: dict[int, tuple[Tensor, Tensor]] = {}
+        self._features: dict[tuple, tuple[Tensor, list[Tensor]]] = {}  # (data, layers) -> features
 
     def logits(self, data: TensorData) -> Tensor:
         key = id(data.x)
@@ -112,6 +188,28 @@ class TeacherCache:
         self.teacher.eval()
         with torch.inference_mode():
             return self.teacher(x).float()
+
+    def features_of(self, data: TensorData, layers: features.Layers) -> list[Tensor]:
+        """The teacher's features at ``layers.teacher`` (after ``layers.teacher_transform``) for every
+        sample of ``data``, computed once (on the CPU, aligned with the sample index); the logits of
+        the same pass are cached too.  Pass the same transform function each time, not a new lambda."""
+        key = (id(data.x), layers.teacher, layers.teacher_transform)
+        hit = self._features.get(key)
+        if hit is None or hit[0] is not data.x:
+            logits, feats = features.extract(self.teacher, data.x, layers.teacher, self.batch_size,
+                                             layers.teacher_transform)
+            hit = self._features[key] = (data.x, feats)
+            self._store[id(data.x)] = (data.x, logits)
+        return hit[1]
+
+    def live_features(self, x: Tensor, layers: features.Layers) -> list[Tensor]:
+        """The teacher's (transformed) features on one batch, for augmented inputs."""
+        self.teacher.eval()
+        with features.FeatureHooks(self.teacher, layers.teacher) as hooks, torch.inference_mode():
+            self.teacher(x)
+            out = [f.float() if layers.teacher_transform is None else layers.teacher_transform(f.float())
+                   for f in hooks.features]
+        return [f.clone() for f in out]  # ordinary tensors, usable in a loss's backward
 
 
 # --------------------------------------------------------------------------- selection
@@ -211,6 +309,11 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
 
     objective   ``cross_entropy()`` (default), ``distillation(T, alpha)`` or any
                 callable ``(student_logits, targets, teacher_logits) -> dict``.
+                A flexible network (forward returns the list of its sub-models'
+                logits, smallest first) trains every sub-model on every batch: the
+                objective gets the list (``in_place_distillation``), the history
+                gets ``acc_0``, ``acc_1``, ... per sub-model and ``acc`` = their
+                mean, on which the default selection picks the epoch.
     teacher     a frozen teacher (module or :class:`TeacherCache`); its logits
                 are cached per data set unless ``augment`` changes the inputs.
     step_size   StepLR every ``step_size`` epochs by ``gamma`` (None: constant lr).
@@ -237,7 +340,7 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         was = model.training
         model.eval()
         with torch.inference_mode():
-            s_out = model(train.x[:2].to(device)).shape[-1]
+            s_out = _heads(model(train.x[:2].to(device)))[-1].shape[-1]
         model.train(was)
         if t_out != s_out:
             raise ValueError(f"teacher predicts {t_out} classes but the student predicts {s_out}: "
@@ -246,6 +349,10 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         train, val = train.to(device), val.to(device)
         track = {k: v.to(device) for k, v in track.items()}
     params = [p for p in model.parameters() if p.requires_grad]
+    if objective.module is not None:  # the objective's own parameters (embeddings, regressors) train too
+        objective.module.to(device).train()
+        params += [p for p in objective.module.parameters() if p.requires_grad]
+    hooks = features.FeatureHooks(model, objective.features.student) if objective.features else None
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     elif optimizer == "sgd":
@@ -267,6 +374,8 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
             raise ValueError(f"checkpoint {path} was written by a different run "
                              f"({state.get('signature')} vs {signature}); delete it or choose another path")
         model.load_state_dict(state["model"])
+        if objective.module is not None and state.get("objective") is not None:
+            objective.module.load_state_dict(state["objective"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:
             sched.load_state_dict(state["scheduler"])
@@ -282,12 +391,35 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         full = cache.logits(data).to(device)
         return full if idx is None else full[idx]
 
+    def teacher_features(data: TensorData, idx: Tensor, x: Tensor | None = None) -> list[Tensor]:
+        if augment is not None and x is not None:
+            return cache.live_features(x, objective.features)
+        return [f[idx.cpu()].to(device) for f in cache.features_of(data, objective.features)]
+
+    def evaluate_features(data: TensorData) -> dict[str, float]:
+        # a feature objective, batch by batch: student features from the hooks, its module in eval mode
+        module = objective.module if objective.module is not None else nn.Identity()
+        model.eval()
+        module.eval()
+        sums, correct = {}, 0
+        with torch.no_grad():
+            for idx, xb, yb in data.batches(256):
+                logits, t_feats = model(xb), teacher_features(data, idx)  # features first: logits come with them
+                parts = objective(logits, yb, teacher_logits(data, idx), hooks.features, t_feats)
+                sums = {k: sums.get(k, 0.0) + float(v) * len(yb) for k, v in parts.items()}
+                correct += int((logits.argmax(1) == yb).sum())
+        module.train()
+        return {**{k: v / len(data) for k, v in sums.items()}, "acc": correct / len(data)}
+
     def evaluate(data: TensorData) -> dict[str, float]:
-        logits = predict(model, data, device=device).to(device)
+        if hooks is not None:
+            return evaluate_features(data)
+        logits = predict(model, data, device=device)
+        logits = [h.to(device) for h in logits] if isinstance(logits, list) else logits.to(device)
         with torch.no_grad():
             parts = objective(logits, data.y, teacher_logits(data))
         out = {k: float(v) for k, v in parts.items()}
-        out["acc"] = float((logits.argmax(1) == data.y).float().mean())
+        out.update(_acc_columns([float((h.argmax(1) == data.y).float().mean()) for h in _heads(logits)]))
         return out
 
     bar = tqdm(range(start_epoch, epochs), desc=desc or repr(objective), unit="epoch",
@@ -298,24 +430,26 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         tic = time.perf_counter()
         model.train()
         sums: dict[str, float] = {}
-        correct = 0
+        correct: list[int] = []  # per sub-model for a flexible network
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         for idx, xb, yb in train.batches(batch_size, shuffle=True, generator=gen):
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             if augment is not None:
                 xb = augment(xb)
             logits = model(xb)
-            parts = objective(logits, yb, teacher_logits(train, idx.to(device), xb))
+            feats = (hooks.features, teacher_features(train, idx, xb)) if hooks is not None else ()
+            parts = objective(logits, yb, teacher_logits(train, idx.to(device), xb), *feats)
             opt.zero_grad(set_to_none=True)
             parts["total"].backward()
             opt.step()
             n = len(yb)
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
-            correct += int((logits.detach().argmax(1) == yb).sum())
+            hits = [int((h.detach().argmax(1) == yb).sum()) for h in _heads(logits)]
+            correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
         row.update({f"train_{k}": v / len(train) for k, v in sums.items()})
-        row["train_acc"] = correct / len(train)
+        row.update({f"train_{k}": v for k, v in _acc_columns([c / len(train) for c in correct]).items()})
         row.update({f"val_{k}": v for k, v in evaluate(val).items()})
         for name, data in track.items():
             row.update({f"{name}_{k}": v for k, v in evaluate(data).items()})
@@ -341,8 +475,12 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
                           "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict() if sched is not None else None,
                           "rows": rows, "best": best, "stale": stale, "stopped": stopped,
-                          "rng": torch.get_rng_state()}, path)
+                          "rng": torch.get_rng_state(),
+                          "objective": objective.module.state_dict() if objective.module is not None else None},
+                         path)
     bar.close()
+    if hooks is not None:
+        hooks.remove()
     model.load_state_dict(best["state"])
     model.eval()
     history = pd.DataFrame(rows)

@@ -1,0 +1,212 @@
+"""CIFAR-10 / CIFAR-100 (Krizhevsky 2009) as in-memory tensors, their augmentation, and binary tasks.
+
+CIFAR is not available from any package registry, so it is never offline
+here.  ``load_cifar(name, split)`` walks its own source chain and says which
+source served it in ``.source``:
+
+1. the local cache ``<KDCOURSE_DATA>/cache/<name>.pt`` (uint8 tensors);
+2. the python-pickle batches that torchvision downloads, in
+   ``<KDCOURSE_DATA>/cifar-10-batches-py`` / ``cifar-100-python`` (or under
+   ``<KDCOURSE_DATA>/torchvision/``): put an unpacked copy of
+   ``cifar-10-python.tar.gz`` there to use CIFAR offline;
+3. ``torchvision.datasets.CIFAR10/100(download=True)`` (skipped when
+   ``KDCOURSE_OFFLINE=1``);
+4. a :class:`DataNotFoundError` naming what was tried and how to get it.
+
+Splits as for MNIST: ``val`` is a fixed, seeded 5,000 of the 50,000 training
+images, ``train`` the other 45,000, ``test`` the official 10,000.  Images are
+(N, 3, 32, 32), normalised per channel.
+
+The notebooks' cpu and smoke profiles run on named offline stand-ins instead
+(Fashion-MNIST); :func:`two_classes` builds the binary task of seed 002
+Table 2 from any data set.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import config
+from .core import SPLITS, DataNotFoundError, TensorData, _atomic_save
+
+
+@dataclass(frozen=True)
+class CifarSpec:
+    title: str
+    folder: str            # what the torchvision tarball unpacks to
+    train_files: tuple[str, ...]
+    test_file: str
+    label_key: str
+    meta_file: str
+    names_key: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    torchvision: str
+
+
+CIFAR: dict[str, CifarSpec] = {
+    "cifar10": CifarSpec("CIFAR-10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
+                         "test_batch", "labels", "batches.meta", "label_names",
+                         (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "CIFAR10"),
+    "cifar100": CifarSpec("CIFAR-100", "cifar-100-python", ("train",), "test", "fine_labels", "meta",
+                          "fine_label_names", (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), "CIFAR100"),
+}
+VAL_SIZE = 5000
+HOW_TO_GET = ("CIFAR is not in any package registry: allow the download (unset KDCOURSE_OFFLINE), or unpack "
+              "https://www.cs.toronto.edu/~kriz/{archive} into <KDCOURSE_DATA> (default data/)")
+
+
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")   # CIFAR's own format (what torchvision reads too)
+
+
+def read_batches(folder: Path, spec: CifarSpec) -> dict:
+    """The train / test arrays of an unpacked CIFAR folder (N, 32, 32, 3 uint8) and the class names."""
+    out = {}
+    for part, files in (("train", spec.train_files), ("test", (spec.test_file,))):
+        xs, ys = [], []
+        for name in files:
+            path = folder / name
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            batch = _unpickle(path)
+            xs.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(batch[spec.label_key], dtype=np.int64))
+        out[f"{part}_x"] = torch.from_numpy(np.concatenate(xs))
+        out[f"{part}_y"] = torch.from_numpy(np.concatenate(ys))
+    meta = folder / spec.meta_file
+    out["classes"] = list(_unpickle(meta)[spec.names_key]) if meta.is_file() else None
+    return out
+
+
+def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
+    spec, tried = CIFAR[name], []
+    cache = root / "cache" / f"{name}.pt"
+    if cache.is_file():
+        try:
+            blob = torch.load(cache, weights_only=True)
+            return blob, f"cache {cache} (from {blob['origin']})"
+        except Exception as exc:   # a corrupt cache is rebuilt from the next source
+            tried.append(f"cache {cache} (unreadable: {exc.__class__.__name__}; it will be rebuilt)")
+    else:
+        tried.append(f"cache {cache} (absent)")
+    arrays, origin = None, None
+    for folder in (root / spec.folder, root / "torchvision" / spec.folder):
+        try:
+            arrays, origin = read_batches(folder, spec), f"CIFAR batches at {folder}"
+            break
+        except FileNotFoundError as exc:
+            tried.append(f"{folder} (absent: {Path(str(exc)).name})")
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
+            tried.append(f"{folder} (unreadable: {exc.__class__.__name__})")
+    if arrays is None:
+        if offline:
+            tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
+        else:
+            try:
+                import torchvision
+                getattr(torchvision.datasets, spec.torchvision)(root=str(root / "torchvision"), download=True)
+                folder = root / "torchvision" / spec.folder
+                arrays, origin = read_batches(folder, spec), f"torchvision download of {spec.torchvision}"
+            except Exception as exc:
+                tried.append(f"torchvision download (failed: {exc.__class__.__name__}: {str(exc)[:200]})")
+    if arrays is None:
+        archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
+        raise DataNotFoundError(f"{spec.title} is not available. Tried: " + "; ".join(tried)
+                                + ". To get it: " + HOW_TO_GET.format(archive=archive) + ".")
+    arrays = {**arrays, "origin": origin}
+    _atomic_save(arrays, cache)
+    return arrays, origin
+
+
+def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: str | Path | None = None,
+               offline: bool | None = None, seed: int = 0) -> TensorData:
+    """Load ``split`` of CIFAR-10 (``"cifar10"``) or CIFAR-100 (``"cifar100"``) as normalised tensors.
+
+    ``n`` keeps a seeded random subset of that many images (None: all).
+    """
+    if name not in CIFAR:
+        raise ValueError(f"unknown CIFAR data set {name!r}; choose one of {sorted(CIFAR)}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    spec = CIFAR[name]
+    root = Path(root) if root is not None else config.data_dir()
+    arrays, source = _resolve(name, root, config.offline() if offline is None else offline)
+    part = "test" if split == "test" else "train"
+    x, y = arrays[f"{part}_x"], arrays[f"{part}_y"]
+    if split != "test":   # a fixed train / val partition of the official training set
+        val_size = min(VAL_SIZE, len(y) // 5)
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
+        keep = (perm[-val_size:] if split == "val" else perm[:-val_size]).sort().values
+        x, y = x[keep], y[keep]
+    if n is not None and n < len(y):
+        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        x, y = x[pick], y[pick]
+    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std).view(1, 3, 1, 1)
+    classes = arrays.get("classes") or [str(i) for i in range(int(arrays["train_y"].max()) + 1)]
+    data = TensorData(((x.float() / 255.0 - mean) / std).contiguous(), y.long(), name, split, source,
+                      list(classes))
+    run = config.current()
+    if run is not None:
+        run.record_source(data)
+    return data
+
+
+def random_shift_flip(x: torch.Tensor, max_shift: int = 4, flip: bool = True) -> torch.Tensor:
+    """Augment a batch: shift each image by up to ``max_shift`` pixels (zero padding) and flip half.
+
+    The usual CIFAR augmentation (pad 4 and crop, horizontal flip); seed 002's
+    Keras generator also shifts and flips (and rotates by up to 20 degrees,
+    which is left out here).  Pass it as ``fit(..., augment=random_shift_flip)``.
+    """
+    b, _, h, w = x.shape
+    p = max_shift
+    padded = torch.nn.functional.pad(x, (p, p, p, p))
+    dy = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
+    dx = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h) + dy)[:, None, :, None]
+    cols = torch.arange(w, device=x.device).view(1, w) + dx
+    if flip:
+        mirror = torch.rand(b, 1, device=x.device) < 0.5
+        cols = torch.where(mirror, cols.flip(1), cols)
+    cols = cols[:, None, None, :]
+    return padded[torch.arange(b, device=x.device)[:, None, None, None],
+                  torch.arange(x.shape[1], device=x.device)[None, :, None, None], rows, cols]
+
+
+def shrink(data: TensorData, factor: int = 2) -> TensorData:
+    """Average-pool the images of ``data`` by ``factor`` (28 px -> 14 px for ``factor=2``).
+
+    The cpu profile of notebooks 05 and 06 runs its CIFAR-sized networks on
+    Fashion-MNIST at 14 x 14, a quarter of the pixels: four times the
+    training images in the same time on a 2-core CPU.
+    """
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be an integer >= 1, got {factor!r}")
+    if factor == 1:
+        return data
+    return TensorData(torch.nn.functional.avg_pool2d(data.x, factor), data.y, data.name, data.split, data.source,
+                      list(data.classes))
+
+
+def two_classes(data: TensorData, negative: int, positive: int) -> TensorData:
+    """A binary task from two classes of ``data``: ``negative`` becomes label 0, ``positive`` label 1.
+
+    Seed 002 Table 2 distils on a binary task (benign vs malignant skin
+    lesions); a pair of classes that even good models confuse plays that role.
+    """
+    if negative == positive or not all(0 <= c < len(data.classes) for c in (negative, positive)):
+        raise ValueError(f"negative and positive must be two different class indices of {data.classes}, "
+                         f"got {negative} and {positive}")
+    keep = ((data.y == negative) | (data.y == positive)).nonzero().flatten()
+    out = data.subset(keep)
+    out.y = (out.y == positive).long()
+    out.classes = [data.classes[negative], data.classes[positive]]
+    out.name = f"{data.name}:{data.classes[negative]}-vs-{data.classes[positive]}"
+    return out

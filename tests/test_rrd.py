@@ -1,0 +1,276 @@
+"""RRD (seed 001 Algorithm 1), FitNets and AT losses, feature hooks, CIFAR ResNets, feature objectives in fit()."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from kdcourse import config, data, features, losses, metrics, models, train
+
+
+# --------------------------------------------------------------------------- RRD
+def hand_set_rrd(queue_size=3, t_s=0.5, t_t=1.0):
+    """RRDLoss in 2-D with identity embeddings and the queue [[1, 0], [0, 1], [-1, 0]]."""
+    rrd = losses.RRDLoss(2, 2, feat_dim=2, queue_size=queue_size, t_s=t_s, t_t=t_t)
+    with torch.no_grad():
+        for embed in (rrd.embed_s, rrd.embed_t):
+            embed.weight.copy_(torch.eye(2))
+            embed.bias.zero_()
+        rrd.queue[:3] = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    return rrd
+
+
+def cross_entropy_by_hand(l_t, l_s):
+    """- sum_k softmax(l_t)_k log softmax(l_s)_k, written out with math.exp."""
+    z_t = sum(math.exp(v) for v in l_t)
+    log_z_s = math.log(sum(math.exp(v) for v in l_s))
+    return -sum(math.exp(a) / z_t * (b - log_z_s) for a, b in zip(l_t, l_s))
+
+
+def test_rrd_loss_matches_the_formula_on_a_hand_set_queue():
+    rrd = hand_set_rrd()
+    f_s = torch.tensor([[3.0, 4.0], [0.0, -1.0]])    # z_s = (0.6, 0.8) and (0, -1)
+    f_t = torch.tensor([[2.0, 0.0], [0.0, 5.0]])     # z_t = (1, 0) and (0, 1)
+    loss = rrd(f_s, f_t)
+    # similarities to the queue rows, divided by t_s = 0.5 (student) and t_t = 1 (teacher)
+    row1 = cross_entropy_by_hand([1.0, 0.0, -1.0], [0.6 / 0.5, 0.8 / 0.5, -0.6 / 0.5])
+    row2 = cross_entropy_by_hand([0.0, 1.0, 0.0], [0.0, -1.0 / 0.5, 0.0])
+    assert loss.item() == pytest.approx((row1 + row2) / 2, abs=1e-6)
+    assert loss.item() == pytest.approx(1.4889071, abs=1e-6)   # the same number, stored
+
+
+def test_rrd_enqueues_teacher_embeddings_after_the_loss_with_wrap_around():
+    rrd = hand_set_rrd()
+    old = rrd.queue.clone()
+    rrd(torch.tensor([[3.0, 4.0], [0.0, -1.0]]), torch.tensor([[2.0, 0.0], [0.0, 5.0]]))
+    assert int(rrd.queue_ptr) == 2
+    assert torch.equal(rrd.queue[:2], torch.tensor([[1.0, 0.0], [0.0, 1.0]]))   # z_t of the batch
+    assert torch.equal(rrd.queue[2], old[2])
+    # the next batch of 2 fills slot 2, wraps around to slot 0 and leaves the pointer at 1
+    rrd(torch.randn(2, 2), torch.tensor([[0.0, -3.0], [4.0, 3.0]]))
+    assert int(rrd.queue_ptr) == 1
+    assert torch.allclose(rrd.queue, torch.tensor([[0.8, 0.6], [0.0, 1.0], [0.0, -1.0]]))
+
+
+def test_rrd_keeps_only_the_newest_keys_when_a_batch_outgrows_the_queue():
+    rrd = losses.RRDLoss(1, 1, feat_dim=1, queue_size=5)
+    rrd.queue_ptr[0] = 3
+    keys = torch.arange(7.0).view(7, 1)               # key j would land in slot (3 + j) % 5
+    rrd._dequeue_and_enqueue(keys)
+    assert rrd.queue.flatten().tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert int(rrd.queue_ptr) == (3 + 7) % 5
+
+
+def test_rrd_eval_mode_does_not_enqueue_and_backward_reaches_both_embeddings():
+    torch.manual_seed(0)
+    rrd = losses.RRDLoss(6, 4, feat_dim=8, queue_size=16)
+    assert torch.allclose(rrd.queue.norm(dim=1), torch.ones(16))   # unit rows from the start
+    f_s, f_t = torch.randn(4, 6, requires_grad=True), torch.randn(4, 4)
+    loss = rrd(f_s, f_t)                              # enqueues in place after the loss ...
+    loss.backward()                                   # ... without breaking the autograd graph
+    assert f_s.grad.abs().sum() > 0 and rrd.embed_s.weight.grad.abs().sum() > 0
+    assert rrd.embed_t.weight.grad.abs().sum() > 0    # Algorithm 1 does not detach the teacher side
+    rrd.eval()
+    before = (rrd.queue.clone(), int(rrd.queue_ptr))
+    rrd(f_s.detach(), f_t)
+    assert torch.equal(rrd.queue, before[0]) and int(rrd.queue_ptr) == before[1] == 4
+
+
+def test_rrd_defaults_and_bad_input():
+    rrd = losses.RRDLoss(256, 256)
+    assert rrd.queue.shape == (16384, 128) and (rrd.t_s, rrd.t_t) == (0.04, 0.07)   # Algorithm 1
+    with pytest.raises(ValueError, match="penultimate"):
+        rrd(torch.randn(2, 256, 1, 1), torch.randn(2, 256))
+    with pytest.raises(ValueError, match="temperature t_s must be > 0"):
+        losses.RRDLoss(2, 2, t_s=0)
+
+
+# --------------------------------------------------------------------------- FitNets and AT
+def test_fitnets_hint_loss_by_hand():
+    hint = losses.FitNetsLoss(2, 3, spatial=False)
+    with torch.no_grad():
+        hint.regressor.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]))
+        hint.regressor.bias.copy_(torch.tensor([0.0, 0.0, -1.0]))
+    f_s = torch.tensor([[1.0, 2.0]])                  # r(f_s) = (1, 4, 2)
+    f_t = torch.tensor([[0.0, 4.0, 5.0]])
+    assert hint(f_s, f_t).item() == pytest.approx((1 + 0 + 9) / 3)
+    conv = losses.FitNetsLoss(4, 6)                   # 3x3 conv + BN + ReLU for feature maps
+    assert conv(torch.randn(2, 4, 5, 5), torch.rand(2, 6, 5, 5)).dim() == 0
+    with pytest.raises(ValueError, match="same spatial size"):
+        conv(torch.randn(2, 4, 5, 5), torch.rand(2, 6, 3, 3))
+
+
+def test_attention_map_and_at_loss_by_hand():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 0.0]]]])  # B=1, C=2, H=1, W=2
+    # mean over channels of a^2: (1 + 9) / 2 = 5 and (4 + 0) / 2 = 2, then L2-normalised
+    q = losses.attention_map(f)
+    assert torch.allclose(q, torch.tensor([[5.0, 2.0]]) / math.sqrt(29))
+    g = torch.tensor([[[[0.0, 1.0]]]])                # one channel: map (0, 1)
+    expected = ((5 / math.sqrt(29)) ** 2 + (2 / math.sqrt(29) - 1) ** 2) / 2
+    assert losses.at_loss([f], [g]).item() == pytest.approx(expected)
+    # a teacher given as its attention map (what a cache stores) gives the same loss; layers add up
+    assert losses.at_loss([f], [losses.attention_map(g)]).item() == pytest.approx(expected)
+    assert losses.at_loss([f, f], [g, f]).item() == pytest.approx(expected)
+    with pytest.raises(ValueError, match="same spatial size"):
+        losses.at_loss([f], [torch.rand(1, 2, 2, 2)])
+
+
+# --------------------------------------------------------------------------- models and hooks
+def test_cifar_resnets_have_the_crd_parameter_counts():
+    assert sum(p.numel() for p in models.resnet8x4().parameters()) == 1_233_540
+    assert sum(p.numel() for p in models.resnet32x4().parameters()) == 7_433_860
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        models.CifarResNet(10)
+
+
+def test_hooks_read_intermediate_and_penultimate_features():
+    net = models.CifarResNet(8, (8, 8, 16, 32), num_classes=10, in_channels=1).eval()
+    x = torch.randn(3, 1, 28, 28)
+    layers = ["layer1", "layer2", "layer3", features.penultimate(net)]
+    assert layers[-1] == "fc:in"
+    with features.FeatureHooks(net, layers) as hooks:
+        logits = net(x)
+        f1, f2, f3, pen = hooks.features
+    assert (f1.shape, f2.shape, f3.shape, pen.shape) == ((3, 8, 28, 28), (3, 16, 14, 14), (3, 32, 7, 7), (3, 32))
+    assert torch.allclose(pen, f3.mean((2, 3)), atol=1e-6)        # global average pooling of layer3
+    assert torch.allclose(net.fc(pen), logits, atol=1e-6)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())   # removed on exit
+    # resnet8x4 on CIFAR-sized input, and a torchvision ResNet with no edits
+    assert features.shapes(models.resnet8x4(), torch.randn(2, 3, 32, 32), ["layer3", "fc:in"]) == [(256, 8, 8), (256,)]
+    tv = torchvision.models.resnet18(num_classes=10)
+    assert features.penultimate(tv) == "fc:in"
+    assert features.shapes(tv, torch.randn(2, 3, 64, 64), ["layer4", "fc:in"]) == [(512, 2, 2), (512,)]
+    with pytest.raises(ValueError, match="has no module 'layer9'"):
+        features.FeatureHooks(net, "layer9")
+
+
+# --------------------------------------------------------------------------- fit with feature objectives
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", "train"), data.load("digits", "val"), data.load("digits", "test")
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    tr, va, _ = digits
+    config.seed_everything(0)
+    return train.fit(models.MLP(64, (48,)), tr, va, epochs=4, progress=False).model
+
+
+def mlp_student(seed=0):
+    config.seed_everything(seed)
+    return models.MLP(64, (32,), 10)
+
+
+def rrd_objective(queue_size=64):
+    torch.manual_seed(0)
+    rrd = losses.RRDLoss(32, 48, feat_dim=16, queue_size=queue_size)
+    return train.feature_distillation("RRD", rrd, features.Layers("net.3:in", "net.3:in")), rrd
+
+
+def test_fit_trains_rrd_embeddings_with_the_student_and_never_enqueues_when_evaluating(digits, teacher):
+    tr, va, te = digits
+    objective, rrd = rrd_objective(queue_size=64)
+    start = {k: v.clone() for k, v in rrd.state_dict().items()}
+    cache = train.TeacherCache(teacher)
+    result = train.fit(mlp_student(), tr, va, objective=objective, teacher=cache, epochs=2, batch_size=64,
+                       track={"test": te}, progress=False)
+    assert not torch.equal(rrd.embed_s.weight, start["embed_s.weight"])   # in the optimiser
+    assert not torch.equal(rrd.embed_t.weight, start["embed_t.weight"])
+    assert int(rrd.queue_ptr) == (2 * len(tr)) % 64       # training batches only, not val / test
+    h = result.history
+    assert {"train_feat", "val_feat", "test_feat", "val_ce", "val_total"} <= set(h)
+    assert torch.allclose(torch.tensor(h.val_total.values), torch.tensor((h.val_ce + h.val_feat).values), atol=1e-5)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in result.model.modules())
+
+
+def test_cached_teacher_features_equal_live_ones(digits, teacher):
+    tr, _, _ = digits
+    cache = train.TeacherCache(teacher)
+    layers = features.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
+    hidden, pen = cache.features_of(tr, layers)
+    live = cache.live_features(tr.x[:50], layers)
+    assert torch.allclose(hidden[:50], live[0], atol=1e-6) and torch.allclose(pen[:50], live[1], atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(pen, torch.tanh(F.relu(teacher.net[1](tr.x.flatten(1)))), atol=1e-5)
+    assert cache.features_of(tr, layers)[0] is hidden                  # computed once
+    assert torch.allclose(cache.logits(tr), train.predict(teacher, tr), atol=1e-5)
+
+
+def test_live_features_under_augmentation_match_the_cache(digits, teacher):
+    # an identity "augmentation" takes the live path; it must give the same run as the cached one
+    tr, va, _ = digits
+    layers = features.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
+    runs = []
+    for augment in (None, lambda x: x):
+        torch.manual_seed(0)
+        hint = losses.FitNetsLoss(32, 48, spatial=False)
+        loss = lambda s, t: hint(s[1], t[1]) + (s[0].mean() - t[0].mean()).pow(2)   # noqa: E731
+        objective = train.feature_distillation("hints", loss, layers, kd=0.5, beta=2.0)
+        objective.module = hint
+        runs.append(train.fit(mlp_student(), tr, va, objective=objective, teacher=train.TeacherCache(teacher),
+                              epochs=2, augment=augment, progress=False).history)
+    cached, live = runs
+    for col in ("train_total", "train_feat", "train_kd", "val_total", "val_acc"):
+        assert torch.allclose(torch.tensor(cached[col].values), torch.tensor(live[col].values), atol=1e-4), col
+
+
+def test_resume_restores_the_objective_module(tmp_path, digits, teacher):
+    tr, va, _ = digits
+    objective, first = rrd_objective()
+    train.fit(mlp_student(), tr, va, objective=objective, teacher=teacher, epochs=1, checkpoint=tmp_path / "c.pt",
+              progress=False)
+    objective, again = rrd_objective()
+    train.fit(mlp_student(), tr, va, objective=objective, teacher=teacher, epochs=1, checkpoint=tmp_path / "c.pt",
+              progress=False)
+    assert torch.equal(again.queue, first.queue) and torch.equal(again.embed_s.weight, first.embed_s.weight)
+
+
+def test_feature_distillation_rejects_negative_weights():
+    with pytest.raises(ValueError, match="weight beta must be >= 0"):
+        train.feature_distillation("x", losses.at_loss, features.Layers("a", "b"), beta=-1)
+    with pytest.raises(ValueError, match="must pair up"):
+        features.Layers(["a", "b"], ["c"])
+
+
+# --------------------------------------------------------------------------- correlation figure
+def test_correlation_difference_by_hand():
+    y = torch.tensor([0, 0, 1])
+    t = torch.tensor([[2.0, 0.0], [4.0, 2.0], [0.0, 1.0]])
+    s = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    # two logits standardised (unbiased std): the larger becomes +1/sqrt(2), the smaller -1/sqrt(2)
+    r = 1 / math.sqrt(2)
+    assert metrics.class_logit_matrix(t, y, 2) == pytest.approx(np.array([[r, -r], [-r, r]]))
+    # the student's class 0 rows (+r, -r) and (-r, +r) average to 0; its class 1 matches the teacher
+    diff, mean = metrics.correlation_difference(t, s, y, 2)
+    assert diff == pytest.approx(np.array([[0.0, r], [0.0, 0.0]]))        # diagonal set to 0
+    assert mean == pytest.approx(r / 4)                          # over all K^2 = 4 entries
+    with pytest.raises(ValueError, match="classes \\[1\\] have no image"):
+        metrics.class_logit_matrix(t, torch.tensor([0, 0, 0]), 2)
+
+
+# --------------------------------------------------------------------------- the paper profile
+def test_paper_profile_matches_seed_001():
+    s = config.settings("07_rrd", "paper")
+    assert s["data"] == "cifar100" and s["augment"] and len(s["seeds"]) == 3    # three trials
+    assert (s["teacher"]["name"], s["teacher"]["depth"], s["teacher"]["widths"]) == ("resnet32x4", 32, [32, 64, 128, 256])
+    assert (s["student"]["name"], s["student"]["depth"], s["student"]["widths"]) == ("resnet8x4", 8, [32, 64, 128, 256])
+    # section 2.3: SGD, Nesterov momentum 0.9, lr 0.05 decayed x0.1 at 150, 180, 210 of 240 epochs,
+    # batch 64, weight decay 5e-4 (the teacher is trained with the same recipe in the CRD code base)
+    opt = dict(optimizer="sgd", lr=0.05, milestones=[150, 180, 210], gamma=0.1, epochs=240, batch_size=64,
+               weight_decay=5e-4)
+    assert {k: s["student"][k] for k in opt} == opt == {k: s["teacher"][k] for k in opt}
+    # Algorithm 1: 16384 queued teacher embeddings, t_t = 0.07, t_s = 0.04; feat_dim 128 (the CRD default)
+    assert s["rrd"] == dict(feat_dim=128, queue_size=16384, t_s=0.04, t_t=0.07)
+    # the authors' scripts: KD gamma 0.1 alpha 0.9 T 4; FitNets beta 100; AT beta 1000; RRD beta 1; RRD+KD alpha 0.9
+    assert s["methods"] == dict(T=4.0, KD=dict(ce=0.1, kd=0.9), FitNets=dict(beta=100.0), AT=dict(beta=1000.0),
+                                RRD=dict(beta=1.0), RRD_KD=dict(kd=0.9, beta=1.0))
+    for profile in ("smoke", "cpu"):     # the stand-ins keep the method settings and Algorithm 1's temperatures
+        row = config.settings("07_rrd", profile)
+        assert row["methods"] == s["methods"] and (row["rrd"]["t_s"], row["rrd"]["t_t"]) == (0.04, 0.07)
+    # Table 1, resnet32x4 -> resnet8x4 column
+    assert s["reported"] == {"teacher": 79.42, "student": 72.50, "KD": 73.33, "FitNets": 73.50, "AT": 73.44,
+                             "CRD": 75.51, "CRD+KD": 75.46, "RRD": 74.48, "RRD+KD": 75.08}
