@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,6 +19,7 @@ import seaborn as sns
 import torch
 
 from . import config
+from .io import atomic_write
 
 PALETTE = "colorblind"
 
@@ -52,16 +51,7 @@ def _jsonable(obj):
     return obj
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
 
 
 def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -> Path:
@@ -73,10 +63,10 @@ def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -
     if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
         raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
     png = folder / f"{name}.png"
-    _atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
+    atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
                                                 metadata={"Software": None}))
     sidecar = {"figure": f"{run.notebook}/{name}", "data": _jsonable(data), "manifest": run.manifest()}
-    _atomic_write(png.with_suffix(".json"),
+    atomic_write(png.with_suffix(".json"),
                   lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=1, sort_keys=False) + "\n"))
     return png
 
@@ -97,7 +87,7 @@ def save_table(df: pd.DataFrame, name: str, caption: str, run: config.Run | None
     payload = {"table": f"{run.notebook}/{name}", "caption": caption, "columns": list(flat.columns),
                "rows": _jsonable(flat.to_dict(orient="records")), "manifest": run.manifest()}
     path = folder / f"{name}.table.json"
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1) + "\n"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1) + "\n"))
     return path
 
 

@@ -8,8 +8,6 @@ when inputs are not augmented its logits are computed once per data set
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import config, features, losses
 from .data import TensorData
+from .io import atomic_torch_save
 
 Tensor = torch.Tensor
 
@@ -251,18 +250,6 @@ class Selection:
 
 
 # --------------------------------------------------------------------------- checkpoints
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint safely (``weights_only=True``), with a clear error when corrupt."""
     path = Path(path)
@@ -471,7 +458,7 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         stopped = selection.patience is not None and stale >= selection.patience
         bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
         if path is not None:
-            _atomic_save({"signature": signature, "epoch": epoch + 1, "model": model.state_dict(),
+            atomic_torch_save({"signature": signature, "epoch": epoch + 1, "model": model.state_dict(),
                           "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict() if sched is not None else None,
                           "rows": rows, "best": best, "stale": stale, "stopped": stopped,

@@ -64,7 +64,7 @@ def test_rrd_keeps_only_the_newest_keys_when_a_batch_outgrows_the_queue():
     assert int(rrd.queue_ptr) == (3 + 7) % 5
 
 
-def test_rrd_eval_mode_does_not_enqueue_and_backward_reaches_both_embeddings():
+def test_rrd_eval_mode_does_not_enqueue_and_the_teacher_target_is_detached_by_default():
     torch.manual_seed(0)
     rrd = losses.RRDLoss(6, 4, feat_dim=8, queue_size=16)
     assert torch.allclose(rrd.queue.norm(dim=1), torch.ones(16))   # unit rows from the start
@@ -72,16 +72,22 @@ def test_rrd_eval_mode_does_not_enqueue_and_backward_reaches_both_embeddings():
     loss = rrd(f_s, f_t)                              # enqueues in place after the loss ...
     loss.backward()                                   # ... without breaking the autograd graph
     assert f_s.grad.abs().sum() > 0 and rrd.embed_s.weight.grad.abs().sum() > 0
-    assert rrd.embed_t.weight.grad.abs().sum() > 0    # Algorithm 1 does not detach the teacher side
+    assert rrd.embed_t.weight.grad is None            # p_t is a fixed target (the authors' code)
+    printed = losses.RRDLoss(6, 4, feat_dim=8, queue_size=16, detach_teacher=False)   # Algorithm 1 as printed
+    printed.load_state_dict(rrd.state_dict())
+    same = printed(f_s.detach(), f_t)
+    same.backward()
+    assert printed.embed_t.weight.grad.abs().sum() > 0
     rrd.eval()
     before = (rrd.queue.clone(), int(rrd.queue_ptr))
-    rrd(f_s.detach(), f_t)
+    assert rrd(f_s.detach(), f_t).item() == pytest.approx(same.item())   # same value, same queue
     assert torch.equal(rrd.queue, before[0]) and int(rrd.queue_ptr) == before[1] == 4
 
 
 def test_rrd_defaults_and_bad_input():
     rrd = losses.RRDLoss(256, 256)
     assert rrd.queue.shape == (16384, 128) and (rrd.t_s, rrd.t_t) == (0.04, 0.07)   # Algorithm 1
+    assert rrd.detach_teacher                                                      # the authors' code
     with pytest.raises(ValueError, match="penultimate"):
         rrd(torch.randn(2, 256, 1, 1), torch.randn(2, 256))
     with pytest.raises(ValueError, match="temperature t_s must be > 0"):
@@ -167,7 +173,7 @@ def mlp_student(seed=0):
 
 def rrd_objective(queue_size=64):
     torch.manual_seed(0)
-    rrd = losses.RRDLoss(32, 48, feat_dim=16, queue_size=queue_size)
+    rrd = losses.RRDLoss(32, 48, feat_dim=16, queue_size=queue_size, detach_teacher=False)
     return train.feature_distillation("RRD", rrd, features.Layers("net.3:in", "net.3:in")), rrd
 
 
@@ -179,7 +185,7 @@ def test_fit_trains_rrd_embeddings_with_the_student_and_never_enqueues_when_eval
     result = train.fit(mlp_student(), tr, va, objective=objective, teacher=cache, epochs=2, batch_size=64,
                        track={"test": te}, progress=False)
     assert not torch.equal(rrd.embed_s.weight, start["embed_s.weight"])   # in the optimiser
-    assert not torch.equal(rrd.embed_t.weight, start["embed_t.weight"])
+    assert not torch.equal(rrd.embed_t.weight, start["embed_t.weight"])   # (trained: detach_teacher=False)
     assert int(rrd.queue_ptr) == (2 * len(tr)) % 64       # training batches only, not val / test
     h = result.history
     assert {"train_feat", "val_feat", "test_feat", "val_ce", "val_total"} <= set(h)

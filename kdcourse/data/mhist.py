@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from .. import config
-from .core import DataNotFoundError, TensorData, _atomic_save, _resolve
+from ..io import atomic_torch_save
+from .core import DataNotFoundError, TensorData, _resolve
 
 CLASSES = ("HP", "SSA")
 COLUMNS = ("Image Name", "Majority Vote Label", "Number of Annotators who Selected SSA (Out of 7)", "Partition")
@@ -148,7 +149,7 @@ class MHIST(torch.utils.data.Dataset):
                 images.append(t)
             x, y = torch.stack(images), torch.tensor(self.targets, dtype=torch.long)
             if cache:
-                _atomic_save({"x": x, "y": y}, path)
+                atomic_torch_save({"x": x, "y": y}, path)
         data = TensorData(x, y, "MHIST", self.split, f"MHIST at {self.root}", list(CLASSES))
         _record(data)
         return data

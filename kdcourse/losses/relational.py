@@ -39,17 +39,23 @@ class RRDLoss(nn.Module):
     entries, with wrap-around (``queue_ptr`` is where the next one goes).  The
     student temperature t_s = 0.04 is sharper than the teacher's t_t = 0.07.
 
-    Two choices differ from the printed algorithm, which follows MoCo's
+    ``detach_teacher`` (default True) makes p_t a fixed target, as the authors'
+    repository does (``softmax(out_t.detach() / nce_t_t)``, after ReSSL): the
+    loss then trains the student and ``embed_s`` only, and ``embed_t`` stays the
+    random projection it was initialised to.  With False the gradient also
+    flows through p_t into ``embed_t``, as Algorithm 1 is printed; notebook 07
+    compares the two.
+
+    Two further choices differ from the printed algorithm, which follows MoCo's
     (feat_dim x K) layout: the random initial queue is normalised per *row*
     (each entry a unit vector, like every embedding enqueued later; Algorithm
     1 normalises dim 0 of a K x feat_dim buffer, i.e. per column), and the
     queue is copied before the similarities so that enqueueing in place does
-    not invalidate the autograd graph.  As in Algorithm 1 the gradient flows
-    into ``embed_t`` through p_t (the authors' repository detaches it).
+    not invalidate the autograd graph.
     """
 
     def __init__(self, s_dim: int, t_dim: int, feat_dim: int = 128, queue_size: int = 16384,
-                 t_s: float = 0.04, t_t: float = 0.07):
+                 t_s: float = 0.04, t_t: float = 0.07, detach_teacher: bool = True):
         super().__init__()
         for name, value in (("s_dim", s_dim), ("t_dim", t_dim), ("feat_dim", feat_dim), ("queue_size", queue_size)):
             if not isinstance(value, int) or value < 1:
@@ -57,7 +63,7 @@ class RRDLoss(nn.Module):
         for name, value in (("t_s", t_s), ("t_t", t_t)):
             if not value > 0:
                 raise ValueError(f"temperature {name} must be > 0, got {value!r}")
-        self.t_s, self.t_t = float(t_s), float(t_t)
+        self.t_s, self.t_t, self.detach_teacher = float(t_s), float(t_t), bool(detach_teacher)
         self.embed_s = nn.Linear(s_dim, feat_dim)
         self.embed_t = nn.Linear(t_dim, feat_dim)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, feat_dim), dim=1))
@@ -79,7 +85,10 @@ class RRDLoss(nn.Module):
         queue = self.queue.clone()
         l_s = z_s @ queue.T                       # (B, K) cosine similarities to the queue
         l_t = z_t @ queue.T
-        loss = -(F.softmax(l_t / self.t_t, dim=1) * F.log_softmax(l_s / self.t_s, dim=1)).sum(1).mean()
+        p_t = F.softmax(l_t / self.t_t, dim=1)
+        if self.detach_teacher:
+            p_t = p_t.detach()
+        loss = -(p_t * F.log_softmax(l_s / self.t_s, dim=1)).sum(1).mean()
         if self.training:
             self._dequeue_and_enqueue(z_t)
         return loss
@@ -98,7 +107,7 @@ class RRDLoss(nn.Module):
         self.queue_ptr[0] = (ptr + n) % size
 
     def extra_repr(self) -> str:
-        return f"queue_size={self.queue_size}, t_s={self.t_s:g}, t_t={self.t_t:g}"
+        return f"queue_size={self.queue_size}, t_s={self.t_s:g}, t_t={self.t_t:g}, detach_teacher={self.detach_teacher}"
 
 
 class FitNetsLoss(nn.Module):
