@@ -98,12 +98,12 @@ PROFILES: dict[str, dict[str, dict]] = {
     # latency_size: the resolution of Table IV's ms per image, measured in latency_rounds interleaved rounds.
     "04_resnet34_to_resnet18": {
         "smoke": dict(
-            data="standin", image_size=32, n_train=400, n_val=100, n_test=200, T=4.0, alpha=0.7, seeds=[0],
+            data="standin", image_size=32, n_train=200, n_val=100, n_test=200, T=4.0, alpha=0.7, seeds=[0],
             latency_size=224, latency_reps=3, latency_rounds=1,
             teacher=dict(optimizer="adam", lr=1e-3, weight_decay=1e-4, step_size=1, gamma=0.5,
-                         batch_size=32, epochs=2, patience=5, pretrained=False),
+                         batch_size=16, epochs=2, patience=5, pretrained=False),
             student=dict(optimizer="adam", lr=1e-3, weight_decay=1e-4, step_size=1, gamma=0.5,
-                         batch_size=32, epochs=2, patience=10, pretrained=False)),
+                         batch_size=16, epochs=2, patience=10, pretrained=False)),
         "cpu": dict(
             data="standin", image_size=32, n_train=None, n_val=None, n_test=None, T=4.0, alpha=0.7, seeds=[0],
             latency_size=224, latency_reps=10, latency_rounds=3,

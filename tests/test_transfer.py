@@ -235,3 +235,23 @@ def test_feature_pair_distils_on_cached_features_with_the_teachers_own_logits():
     assert not torch.equal(student.head[1].weight, head_before)   # the student itself was trained
     with torch.no_grad():
         assert torch.allclose(pair.student.eval()(rows.x), student.eval()(data.x), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- the notebooks' profiles
+def test_paper_profiles_of_notebooks_03_and_04_are_the_reports_settings():
+    m = config.settings("03_mhist_transfer_kd", "paper")
+    # seed 004 Task 2: ResNet50 -> MobileNetV2 at 224 px, new heads on frozen ImageNet backbones (Q1a);
+    # Table I at alpha 0.4, T 2; Fig. 8 sweeps T at alpha 0.5
+    assert (m["teacher_arch"], m["student_arch"], m["teacher_size"], m["student_size"]) == \
+        ("resnet50", "mobilenet_v2", 224, 224)
+    assert (m["teacher_train_last"], m["student_train_last"]) == (0, 0)
+    assert (m["alpha"], m["T"], m["sweep_alpha"]) == (0.4, 2.0, 0.5) and 1 in m["temperatures"]
+    r = config.settings("04_resnet34_to_resnet18", "paper")
+    # seed 000: the 10-class ImageNet subset at 224 px, Table IV latency at 224 px
+    assert (r["data"], r["image_size"], r["latency_size"], r["T"], r["alpha"]) == ("imagefolder", 224, 224, 4.0, 0.7)
+    for profile in ("smoke", "cpu"):   # the offline rows keep the reports' KD settings
+        assert (config.settings("03_mhist_transfer_kd", profile)["alpha"],
+                config.settings("03_mhist_transfer_kd", profile)["T"]) == (0.4, 2.0)
+        offline = config.settings("04_resnet34_to_resnet18", profile)
+        assert (offline["T"], offline["alpha"], offline["data"]) == (4.0, 0.7, "standin")
+        assert not offline["teacher"]["pretrained"]   # ImageNet weights for ResNets are online only
