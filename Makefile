@@ -11,6 +11,8 @@ NB ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/$(NB)*.ipynb))
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
+# On a busy machine OpenMP's spinning threads make torch 10-20x slower; passive waiting costs nothing when idle.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup data test unit nbval run report bench clean-checkpoints
 

@@ -82,7 +82,7 @@ def save_table(df: pd.DataFrame, name: str, caption: str, run: config.Run | None
     folder = run.figures
     if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
         raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
-    flat = df.reset_index() if (df.index.name or any(df.index.names)) else df
+    flat = df.reset_index() if (df.index.name or any(df.index.names)) else df.copy()
     flat.columns = [" ".join(map(str, c)).strip() if isinstance(c, tuple) else str(c) for c in flat.columns]
     payload = {"table": f"{run.notebook}/{name}", "caption": caption, "columns": list(flat.columns),
                "rows": _jsonable(flat.to_dict(orient="records")), "manifest": run.manifest()}
