@@ -51,17 +51,21 @@ def _jsonable(obj):
     return obj
 
 
-
+def _output(run: config.Run | None) -> tuple[config.Run, Path]:
+    """The run a figure or table belongs to, and its folder (never figures/ for a smoke run)."""
+    run = run or config.current()
+    if run is None:
+        raise RuntimeError("call kdcourse.start(notebook) before saving figures or tables, "
+                           "so they carry a run manifest")
+    folder = run.figures
+    if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
+        raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
+    return run, folder
 
 
 def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -> Path:
     """Save ``fig`` as PNG plus a JSON sidecar of ``data`` and the run manifest; return the PNG path."""
-    run = run or config.current()
-    if run is None:
-        raise RuntimeError("call kdcourse.start(notebook) before plots.save, so the figure has a manifest")
-    folder = run.figures
-    if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
-        raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
+    run, folder = _output(run)
     png = folder / f"{name}.png"
     atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
                                                 metadata={"Software": None}))
@@ -76,12 +80,7 @@ def save_table(df: pd.DataFrame, name: str, caption: str, run: config.Run | None
 
     ``python -m kdcourse report`` gathers every saved table into REPORT.md.
     """
-    run = run or config.current()
-    if run is None:
-        raise RuntimeError("call kdcourse.start(notebook) before plots.save_table")
-    folder = run.figures
-    if run.profile == "smoke" and (config.REPO / "figures") in [folder, *folder.parents]:
-        raise RuntimeError(f"smoke runs must not write into figures/ (got {folder}); unset KDCOURSE_FIGURES")
+    run, folder = _output(run)
     flat = df.reset_index() if (df.index.name or any(df.index.names)) else df.copy()
     flat.columns = [" ".join(map(str, c)).strip() if isinstance(c, tuple) else str(c) for c in flat.columns]
     payload = {"table": f"{run.notebook}/{name}", "caption": caption, "columns": list(flat.columns),
