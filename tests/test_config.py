@@ -1,4 +1,7 @@
 """Profiles: the paper profile is pinned to the source reports' tables."""
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
 from kdcourse import config
@@ -61,3 +64,11 @@ def test_start_seeds_and_records(monkeypatch, capsys):
     assert "profile smoke" in capsys.readouterr().out
     m = run.manifest()
     assert {"profile", "seed", "data_sources", "commit", "versions", "device", "wall_time_s"} <= set(m)
+
+
+def test_recorded_sources_do_not_name_the_clone_folder():
+    run = config.start("01_temperature", seed=0, profile="smoke", show=False)
+    fake = SimpleNamespace(name="mnist", source=f"cache {config.REPO / 'data' / 'cache' / 'mnist.pt'} "
+                                                f"(from {Path.home() / 'mirror'})")
+    run.record_source(fake)
+    assert run.manifest()["data_sources"]["mnist"] == "cache data/cache/mnist.pt (from ~/mirror)"
