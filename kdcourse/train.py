@@ -339,7 +339,6 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
     if objective.module is not None:  # the objective's own parameters (embeddings, regressors) train too
         objective.module.to(device).train()
         params += [p for p in objective.module.parameters() if p.requires_grad]
-    hooks = features.FeatureHooks(model, objective.features.student) if objective.features else None
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     elif optimizer == "sgd":
@@ -350,124 +349,128 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
     signature = _signature(model, objective, train, val, lr, batch_size, optimizer, weight_decay,
                            step_size, gamma, selection, seed)
 
-    rows: list[dict] = []
-    best: dict | None = None
-    stale, start_epoch, stopped = 0, 0, False
-    torch.manual_seed(seed)
-    path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.exists():
-        state = load_checkpoint(path)
-        if state.get("signature") != signature:
-            raise ValueError(f"checkpoint {path} was written by a different run "
-                             f"({state.get('signature')} vs {signature}); delete it or choose another path")
-        model.load_state_dict(state["model"])
-        if objective.module is not None and state.get("objective") is not None:
-            objective.module.load_state_dict(state["objective"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(state["scheduler"])
-        rows, best, stale = state["rows"], state["best"], state["stale"]
-        start_epoch, stopped = state["epoch"], state["stopped"]
-        torch.set_rng_state(state["rng"])
+    hooks = features.FeatureHooks(model, objective.features.student) if objective.features else None
+    try:  # the hooks come off whatever happens (a resumed run of another signature, an interrupt)
+        rows: list[dict] = []
+        best: dict | None = None
+        stale, start_epoch, stopped = 0, 0, False
+        torch.manual_seed(seed)
+        path = Path(checkpoint) if checkpoint is not None else None
+        if path is not None and path.exists():
+            state = load_checkpoint(path)
+            if state.get("signature") != signature:
+                raise ValueError(f"checkpoint {path} was written by a different run "
+                                 f"({state.get('signature')} vs {signature}); delete it or choose another path")
+            model.load_state_dict(state["model"])
+            if objective.module is not None and state.get("objective") is not None:
+                objective.module.load_state_dict(state["objective"])
+            opt.load_state_dict(state["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
+            rows, best, stale = state["rows"], state["best"], state["stale"]
+            start_epoch, stopped = state["epoch"], state["stopped"]
+            torch.set_rng_state(state["rng"])
 
-    def teacher_logits(data: TensorData, idx: Tensor | None = None, x: Tensor | None = None):
-        if cache is None:
-            return None
-        if augment is not None and x is not None:
-            return cache.live(x)
-        full = cache.logits(data).to(device)
-        return full if idx is None else full[idx]
+        def teacher_logits(data: TensorData, idx: Tensor | None = None, x: Tensor | None = None):
+            if cache is None:
+                return None
+            if augment is not None and x is not None:
+                return cache.live(x)
+            full = cache.logits(data).to(device)
+            return full if idx is None else full[idx]
 
-    def teacher_features(data: TensorData, idx: Tensor, x: Tensor | None = None) -> list[Tensor]:
-        if augment is not None and x is not None:
-            return cache.live_features(x, objective.features)
-        return [f[idx.cpu()].to(device) for f in cache.features_of(data, objective.features)]
+        def teacher_features(data: TensorData, idx: Tensor, x: Tensor | None = None) -> list[Tensor]:
+            if augment is not None and x is not None:
+                return cache.live_features(x, objective.features)
+            return [f[idx.cpu()].to(device) for f in cache.features_of(data, objective.features)]
 
-    def evaluate_features(data: TensorData) -> dict[str, float]:
-        # a feature objective, batch by batch: student features from the hooks, its module in eval mode
-        module = objective.module if objective.module is not None else nn.Identity()
-        model.eval()
-        module.eval()
-        sums, correct = {}, 0
-        with torch.no_grad():
-            for idx, xb, yb in data.batches(256):
-                logits, t_feats = model(xb), teacher_features(data, idx)  # features first: logits come with them
-                parts = objective(logits, yb, teacher_logits(data, idx), hooks.features, t_feats)
-                sums = {k: sums.get(k, 0.0) + float(v) * len(yb) for k, v in parts.items()}
-                correct += int((logits.argmax(1) == yb).sum())
-        module.train()
-        return {**{k: v / len(data) for k, v in sums.items()}, "acc": correct / len(data)}
+        def evaluate_features(data: TensorData) -> dict[str, float]:
+            # a feature objective, batch by batch: student features from the hooks, its module in eval mode
+            module = objective.module if objective.module is not None else nn.Identity()
+            model.eval()
+            module.eval()
+            sums, correct = {}, 0
+            with torch.no_grad():
+                for idx, xb, yb in data.batches(256):
+                    logits, t_feats = model(xb), teacher_features(data, idx)  # features first: logits come with them
+                    parts = objective(logits, yb, teacher_logits(data, idx), hooks.features, t_feats)
+                    sums = {k: sums.get(k, 0.0) + float(v) * len(yb) for k, v in parts.items()}
+                    correct += int((logits.argmax(1) == yb).sum())
+            module.train()
+            return {**{k: v / len(data) for k, v in sums.items()}, "acc": correct / len(data)}
 
-    def evaluate(data: TensorData) -> dict[str, float]:
+        def evaluate(data: TensorData) -> dict[str, float]:
+            if hooks is not None:
+                return evaluate_features(data)
+            logits = predict(model, data, device=device)
+            logits = [h.to(device) for h in logits] if isinstance(logits, list) else logits.to(device)
+            with torch.no_grad():
+                parts = objective(logits, data.y, teacher_logits(data))
+            out = {k: float(v) for k, v in parts.items()}
+            out.update(_acc_columns([float((h.argmax(1) == data.y).float().mean()) for h in _heads(logits)]))
+            return out
+
+        bar = tqdm(range(start_epoch, epochs), desc=desc or repr(objective), unit="epoch",
+                   disable=not progress or stopped, leave=True)
+        for epoch in bar:
+            if stopped:
+                break
+            tic = time.perf_counter()
+            model.train()
+            sums: dict[str, float] = {}
+            correct: list[int] = []  # per sub-model for a flexible network
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            for idx, xb, yb in train.batches(batch_size, shuffle=True, generator=gen):
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                if augment is not None:
+                    xb = augment(xb)
+                logits = model(xb)
+                feats = (hooks.features, teacher_features(train, idx, xb)) if hooks is not None else ()
+                parts = objective(logits, yb, teacher_logits(train, idx.to(device), xb), *feats)
+                opt.zero_grad(set_to_none=True)
+                parts["total"].backward()
+                opt.step()
+                n = len(yb)
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+                hits = [int((h.detach().argmax(1) == yb).sum()) for h in _heads(logits)]
+                correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
+            row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
+            row.update({f"train_{k}": v / len(train) for k, v in sums.items()})
+            row.update({f"train_{k}": v for k, v in _acc_columns([c / len(train) for c in correct]).items()})
+            row.update({f"val_{k}": v for k, v in evaluate(val).items()})
+            for name, data in track.items():
+                row.update({f"{name}_{k}": v for k, v in evaluate(data).items()})
+            if sched is not None:
+                sched.step()
+            row["seconds"] = time.perf_counter() - tic
+            rows.append(row)
+
+            is_best, improved = selection.better(row, best)
+            p = Selection._key(selection.primary, row[selection.primary])
+            s = Selection._key(selection.secondary, row[selection.secondary]) if selection.secondary else 0.0
+            if best is None:
+                best = {"primary_run": p, "secondary_run": s}
+            best["primary_run"], best["secondary_run"] = min(best["primary_run"], p), min(best["secondary_run"], s)
+            if is_best:
+                best.update(epoch=epoch + 1, primary=p, secondary=s,
+                            state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            stale = 0 if improved else stale + 1
+            stopped = selection.patience is not None and stale >= selection.patience
+            bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
+            if path is not None:
+                atomic_torch_save({"signature": signature, "epoch": epoch + 1, "model": model.state_dict(),
+                                   "optimizer": opt.state_dict(),
+                                   "scheduler": sched.state_dict() if sched is not None else None,
+                                   "rows": rows, "best": best, "stale": stale, "stopped": stopped,
+                                   "rng": torch.get_rng_state(),
+                                   "objective": objective.module.state_dict() if objective.module is not None
+                                   else None},
+                                  path)
+        bar.close()
+    finally:
         if hooks is not None:
-            return evaluate_features(data)
-        logits = predict(model, data, device=device)
-        logits = [h.to(device) for h in logits] if isinstance(logits, list) else logits.to(device)
-        with torch.no_grad():
-            parts = objective(logits, data.y, teacher_logits(data))
-        out = {k: float(v) for k, v in parts.items()}
-        out.update(_acc_columns([float((h.argmax(1) == data.y).float().mean()) for h in _heads(logits)]))
-        return out
-
-    bar = tqdm(range(start_epoch, epochs), desc=desc or repr(objective), unit="epoch",
-               disable=not progress or stopped, leave=True)
-    for epoch in bar:
-        if stopped:
-            break
-        tic = time.perf_counter()
-        model.train()
-        sums: dict[str, float] = {}
-        correct: list[int] = []  # per sub-model for a flexible network
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        for idx, xb, yb in train.batches(batch_size, shuffle=True, generator=gen):
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            if augment is not None:
-                xb = augment(xb)
-            logits = model(xb)
-            feats = (hooks.features, teacher_features(train, idx, xb)) if hooks is not None else ()
-            parts = objective(logits, yb, teacher_logits(train, idx.to(device), xb), *feats)
-            opt.zero_grad(set_to_none=True)
-            parts["total"].backward()
-            opt.step()
-            n = len(yb)
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
-            hits = [int((h.detach().argmax(1) == yb).sum()) for h in _heads(logits)]
-            correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
-        row.update({f"train_{k}": v / len(train) for k, v in sums.items()})
-        row.update({f"train_{k}": v for k, v in _acc_columns([c / len(train) for c in correct]).items()})
-        row.update({f"val_{k}": v for k, v in evaluate(val).items()})
-        for name, data in track.items():
-            row.update({f"{name}_{k}": v for k, v in evaluate(data).items()})
-        if sched is not None:
-            sched.step()
-        row["seconds"] = time.perf_counter() - tic
-        rows.append(row)
-
-        is_best, improved = selection.better(row, best)
-        p = Selection._key(selection.primary, row[selection.primary])
-        s = Selection._key(selection.secondary, row[selection.secondary]) if selection.secondary else 0.0
-        if best is None:
-            best = {"primary_run": p, "secondary_run": s}
-        best["primary_run"], best["secondary_run"] = min(best["primary_run"], p), min(best["secondary_run"], s)
-        if is_best:
-            best.update(epoch=epoch + 1, primary=p, secondary=s,
-                        state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        stale = 0 if improved else stale + 1
-        stopped = selection.patience is not None and stale >= selection.patience
-        bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
-        if path is not None:
-            atomic_torch_save({"signature": signature, "epoch": epoch + 1, "model": model.state_dict(),
-                          "optimizer": opt.state_dict(),
-                          "scheduler": sched.state_dict() if sched is not None else None,
-                          "rows": rows, "best": best, "stale": stale, "stopped": stopped,
-                          "rng": torch.get_rng_state(),
-                          "objective": objective.module.state_dict() if objective.module is not None else None},
-                         path)
-    bar.close()
-    if hooks is not None:
-        hooks.remove()
+            hooks.remove()
     model.load_state_dict(best["state"])
     model.eval()
     history = pd.DataFrame(rows)

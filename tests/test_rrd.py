@@ -280,3 +280,16 @@ def test_paper_profile_matches_seed_001():
     # Table 1, resnet32x4 -> resnet8x4 column
     assert s["reported"] == {"teacher": 79.42, "student": 72.50, "KD": 73.33, "FitNets": 73.50, "AT": 73.44,
                              "CRD": 75.51, "CRD+KD": 75.46, "RRD": 74.48, "RRD+KD": 75.08}
+
+
+def test_fit_removes_the_feature_hooks_when_training_fails(digits, teacher):
+    tr, va, _ = digits
+    objective, _ = rrd_objective()
+    student = mlp_student()
+
+    def broken(x):
+        raise KeyboardInterrupt("interrupted by the user")
+
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(student, tr, va, objective=objective, teacher=teacher, epochs=1, augment=broken, progress=False)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in student.modules())
