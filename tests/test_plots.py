@@ -63,3 +63,20 @@ def test_save_table_and_report(tmp_path, monkeypatch):
     assert "## 02_mnist_kd" in text and "**MNIST: test accuracy, mean of 3 seeds**" in text
     assert "| student alone | 0.9817 | 146 errors |" in text
     assert "[curve](02_mnist_kd/curve.png)" in text and "Profile `cpu`" in text
+    assert "_Why they differ from the source:_ Hinton et al. used" in text
+
+
+def test_report_command_help_writes_nothing(tmp_path, capsys):
+    from kdcourse.__main__ import main
+    with pytest.raises(SystemExit) as stop:
+        main(["report", "--help"])
+    assert stop.value.code == 0 and "--figures" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["no-such-command"])
+    assert stop.value.code == 2
+
+
+def test_every_notebook_has_a_why_entry():
+    from kdcourse import report
+    notebooks = sorted(p.stem for p in (config.REPO / "notebooks").glob("0*.ipynb"))
+    assert set(report.WHY) == set(notebooks) - {"01_temperature"}
