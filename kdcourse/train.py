@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -277,18 +277,22 @@ class FitResult:
 
 
 def _signature(model, objective, train, val, lr, batch_size, optimizer, weight_decay, step_size, gamma,
-               selection, seed) -> dict:
-    return {"model": model.__class__.__name__, "params": sum(p.numel() for p in model.parameters()),
-            "objective": repr(objective), "n_train": len(train), "n_val": len(val), "lr": lr,
-            "batch_size": batch_size, "optimizer": optimizer, "weight_decay": weight_decay,
-            "step_size": step_size, "gamma": gamma, "selection": repr(selection), "seed": seed}
+               selection, seed, milestones=None) -> dict:
+    sig = {"model": model.__class__.__name__, "params": sum(p.numel() for p in model.parameters()),
+           "objective": repr(objective), "n_train": len(train), "n_val": len(val), "lr": lr,
+           "batch_size": batch_size, "optimizer": optimizer, "weight_decay": weight_decay,
+           "step_size": step_size, "gamma": gamma, "selection": repr(selection), "seed": seed}
+    if milestones:  # only when used, so checkpoints written before milestones existed stay valid
+        sig["milestones"] = list(milestones)
+    return sig
 
 
 # --------------------------------------------------------------------------- the loop
 def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         teacher: nn.Module | TeacherCache | None = None, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 128, optimizer: str = "adam", weight_decay: float = 0.0,
-        step_size: int | None = None, gamma: float = 0.1, selection: Selection | None = None,
+        step_size: int | None = None, gamma: float = 0.1, milestones: Sequence[int] | None = None,
+        selection: Selection | None = None,
         track: dict[str, TensorData] | None = None, augment: Callable[[Tensor], Tensor] | None = None,
         checkpoint: str | Path | None = None, seed: int = 0, device: torch.device | None = None,
         progress: bool = True, desc: str | None = None) -> FitResult:
@@ -304,6 +308,8 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
     teacher     a frozen teacher (module or :class:`TeacherCache`); its logits
                 are cached per data set unless ``augment`` changes the inputs.
     step_size   StepLR every ``step_size`` epochs by ``gamma`` (None: constant lr).
+    milestones  MultiStepLR instead: lr times ``gamma`` at each of these epochs
+                (seed 001's 150, 180, 210 of 240); not with ``step_size``.
     selection   best-epoch rule and early stopping (:class:`Selection`).
     track       extra sets evaluated every epoch for the curves (e.g. the test
                 set); they never influence selection or stopping.
@@ -345,9 +351,16 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size, gamma) if step_size else None
+    if step_size and milestones:
+        raise ValueError("give step_size (StepLR) or milestones (MultiStepLR), not both")
+    if milestones and (list(milestones) != sorted(set(milestones)) or min(milestones) < 1):
+        raise ValueError(f"milestones must be increasing epochs >= 1, got {list(milestones)}")
+    if milestones:
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(milestones), gamma)
+    else:
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size, gamma) if step_size else None
     signature = _signature(model, objective, train, val, lr, batch_size, optimizer, weight_decay,
-                           step_size, gamma, selection, seed)
+                           step_size, gamma, selection, seed, milestones)
 
     hooks = features.FeatureHooks(model, objective.features.student) if objective.features else None
     try:  # the hooks come off whatever happens (a resumed run of another signature, an interrupt)

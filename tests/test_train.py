@@ -174,3 +174,14 @@ def test_same_seed_same_numbers(digits, teacher):
     pd.testing.assert_frame_equal(runs["ce"], runs["ce again"])
     pd.testing.assert_frame_equal(runs["kd"], runs["kd again"])
     assert not runs["ce"]["train_total"].equals(runs["ce seed 8"]["train_total"])
+
+
+def test_milestones_decay_the_lr_at_those_epochs(digits):
+    tr, va, _ = digits
+    h = train.fit(student(), tr, va, epochs=5, lr=0.01, milestones=[2, 4], gamma=0.1, progress=False).history
+    # the lr column is the rate used during each epoch: 0.01 for epochs 1-2, 0.001 for 3-4, 0.0001 for 5
+    assert h["lr"].tolist() == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001])
+    with pytest.raises(ValueError, match="not both"):
+        train.fit(student(), tr, va, epochs=1, step_size=1, milestones=[1], progress=False)
+    with pytest.raises(ValueError, match="increasing"):
+        train.fit(student(), tr, va, epochs=1, milestones=[3, 2], progress=False)
