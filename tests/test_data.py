@@ -113,3 +113,18 @@ def test_installed_mirrors_match_their_checksums():
         pytest.skip("no offline mirror installed (run `make data`)")
     for folder in present:
         assert data.core._read_mirror(folder)["train_x"].shape == (60000, 28, 28)
+
+
+def test_split_rows_partitions_train_and_val_and_keeps_the_order():
+    from kdcourse.data.core import split_rows
+    x = torch.arange(100).float().view(100, 1)
+    y = torch.arange(100)
+    tr = split_rows(x, y, "train", val_size=20)[1]
+    va = split_rows(x, y, "val", val_size=20)[1]
+    assert len(tr) == 80 and len(va) == 20 and set(tr.tolist()).isdisjoint(va.tolist())
+    assert sorted(tr.tolist() + va.tolist()) == list(range(100))
+    assert tr.tolist() == sorted(tr.tolist())                       # original order kept
+    assert torch.equal(split_rows(x, y, "test", val_size=20)[1], y)  # test: whole
+    sub = split_rows(x, y, "train", val_size=20, n=10, seed=3)[1]
+    assert len(sub) == 10 and set(sub.tolist()) <= set(tr.tolist())
+    assert torch.equal(sub, split_rows(x, y, "train", val_size=20, n=10, seed=3)[1])

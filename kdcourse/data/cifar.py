@@ -32,7 +32,7 @@ import torch
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import SPLITS, DataNotFoundError, TensorData
+from .core import SPLITS, DataNotFoundError, TensorData, record, split_rows
 
 
 @dataclass(frozen=True)
@@ -140,23 +140,12 @@ def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: s
     arrays, source = _resolve(name, root, config.offline() if offline is None else offline)
     part = "test" if split == "test" else "train"
     x, y = arrays[f"{part}_x"], arrays[f"{part}_y"]
-    if split != "test":   # a fixed train / val partition of the official training set
-        val_size = min(VAL_SIZE, len(y) // 5)
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
-        keep = (perm[-val_size:] if split == "val" else perm[:-val_size]).sort().values
-        x, y = x[keep], y[keep]
-    if n is not None and n < len(y):
-        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        x, y = x[pick], y[pick]
+    x, y = split_rows(x, y, split, min(VAL_SIZE, len(y) // 5), n, seed)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).view(1, 3, 1, 1)
     classes = arrays.get("classes") or [str(i) for i in range(int(arrays["train_y"].max()) + 1)]
-    data = TensorData(((x.float() / 255.0 - mean) / std).contiguous(), y.long(), name, split, source,
-                      list(classes))
-    run = config.current()
-    if run is not None:
-        run.record_source(data)
-    return data
+    return record(TensorData(((x.float() / 255.0 - mean) / std).contiguous(), y.long(), name, split, source,
+                             list(classes)))
 
 
 def random_shift_flip(x: torch.Tensor, max_shift: int = 4, flip: bool = True) -> torch.Tensor:

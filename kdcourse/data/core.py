@@ -260,15 +260,28 @@ def load(name: str, split: str = "train", n: int | None = None, *, root: str | P
     arrays, source = _digits() if name == "digits" else _resolve(name, root, offline)
     part = "test" if split == "test" else "train"
     x, y = arrays[f"{part}_x"], arrays[f"{part}_y"]
-    if split != "test":  # fixed train/val partition of the official training set
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
-        keep = perm[-spec.val_size:] if split == "val" else perm[:-spec.val_size]
-        x, y = x[keep.sort().values], y[keep.sort().values]
-    if n is not None and n < len(y):
-        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
-        x, y = x[pick.sort().values], y[pick.sort().values]
+    x, y = split_rows(x, y, split, spec.val_size, n, seed)
     x = ((x.float() / 255.0 - spec.mean) / spec.std).unsqueeze(1)
-    data = TensorData(x.contiguous(), y.long(), name, split, source, list(spec.classes))
+    return record(TensorData(x.contiguous(), y.long(), name, split, source, list(spec.classes)))
+
+
+def split_rows(x: torch.Tensor, y: torch.Tensor, split: str, val_size: int, n: int | None = None,
+               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of ``split``: ``train``/``val`` are a fixed partition of an official training set (``val``
+    = the last ``val_size`` of a permutation seeded 12345), ``test`` is kept whole; then, if ``n`` is given,
+    a seeded random subset of ``n`` rows.  Rows keep their original order."""
+    if split != "test":
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
+        keep = (perm[-val_size:] if split == "val" else perm[:-val_size]).sort().values
+        x, y = x[keep], y[keep]
+    if n is not None and n < len(y):
+        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        x, y = x[pick], y[pick]
+    return x, y
+
+
+def record(data: TensorData) -> TensorData:
+    """Tell the current notebook run (if any) which source served ``data``, for its sidecars; return ``data``."""
     run = config.current()
     if run is not None:
         run.record_source(data)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import DATASETS, DataNotFoundError, TensorData, _resolve
+from .core import DATASETS, DataNotFoundError, TensorData, _resolve, record
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
 STANDIN_NAME = "Fashion-MNIST (stand-in for seed 000's ImageNet-10)"
@@ -147,10 +147,7 @@ def load_imagefolder(root: str | Path, split: str = "train", size: int = 224, n:
     data = TensorData(standardise(x, mean, std), y, f"ImageFolder {root.name}", split,
                       f"image folder {root} (seed 000 III-C preprocessing at {size} px)", list(blob["classes"]))
     data.mean, data.std = mean, std
-    run = config.current()
-    if run is not None:
-        run.record_source(data)
-    return data
+    return record(data)
 
 
 def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = None,
@@ -195,7 +192,4 @@ def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = Non
                       f"stand-in: Fashion-MNIST, 780/260/260 images per class, padded 28 -> {size} px, from {origin}",
                       list(DATASETS["fashion_mnist"].classes))
     data.mean, data.std = mean, std
-    run = config.current()
-    if run is not None:
-        run.record_source(data)
-    return data
+    return record(data)

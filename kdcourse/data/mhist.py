@@ -35,7 +35,7 @@ import torch
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import DataNotFoundError, TensorData, _resolve
+from .core import DataNotFoundError, TensorData, _resolve, record
 
 CLASSES = ("HP", "SSA")
 COLUMNS = ("Image Name", "Majority Vote Label", "Number of Annotators who Selected SSA (Out of 7)", "Partition")
@@ -151,14 +151,8 @@ class MHIST(torch.utils.data.Dataset):
             if cache:
                 atomic_torch_save({"x": x, "y": y}, path)
         data = TensorData(x, y, "MHIST", self.split, f"MHIST at {self.root}", list(CLASSES))
-        _record(data)
+        record(data)
         return data
-
-
-def _record(data: TensorData) -> None:
-    run = config.current()
-    if run is not None:
-        run.record_source(data)
 
 
 def _subset(data: TensorData, n: int | None, seed: int) -> TensorData:
@@ -202,7 +196,7 @@ def standin(split: str = "train", n: int | None = None, val_fraction: float = 0.
                       f"stand-in: Fashion-MNIST T-shirt/top (as HP) vs Shirt (as SSA) at MHIST's sizes, from {origin}",
                       list(STANDIN_CLASSES))
     data = _subset(data, n, seed)
-    _record(data)
+    record(data)
     return data
 
 
@@ -222,5 +216,5 @@ def load_mhist(split: str = "train", n: int | None = None, *, root: str | Path |
             raise
         return standin(split, n, val_fraction, seed)
     data = _subset(ds.tensors(size), n, seed)
-    _record(data)
+    record(data)
     return data
