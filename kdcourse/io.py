@@ -24,6 +24,11 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
             os.unlink(tmp)
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """``Path.write_text`` through :func:`atomic_write`."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def atomic_torch_save(obj, path: Path) -> None:
     """``torch.save`` through :func:`atomic_write`."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp))

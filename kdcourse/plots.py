@@ -19,7 +19,7 @@ import seaborn as sns
 import torch
 
 from . import config
-from .io import atomic_write
+from .io import atomic_write, atomic_write_text
 
 PALETTE = "colorblind"
 
@@ -68,10 +68,9 @@ def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -
     run, folder = _output(run)
     png = folder / f"{name}.png"
     atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
-                                                metadata={"Software": None}))
+                                              metadata={"Software": None}))
     sidecar = {"figure": f"{run.notebook}/{name}", "data": _jsonable(data), "manifest": run.manifest()}
-    atomic_write(png.with_suffix(".json"),
-                  lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=1, sort_keys=False) + "\n"))
+    atomic_write_text(png.with_suffix(".json"), json.dumps(sidecar, indent=1) + "\n")
     return png
 
 
@@ -86,7 +85,7 @@ def save_table(df: pd.DataFrame, name: str, caption: str, run: config.Run | None
     payload = {"table": f"{run.notebook}/{name}", "caption": caption, "columns": list(flat.columns),
                "rows": _jsonable(flat.to_dict(orient="records")), "manifest": run.manifest()}
     path = folder / f"{name}.table.json"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1) + "\n"))
+    atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
     return path
 
 

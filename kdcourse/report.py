@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from . import config
-from .io import atomic_write
+from .io import atomic_write_text
 
 HEADER = """# kdcourse — results report
 
@@ -93,5 +93,5 @@ def build(figures: Path | None = None, out: Path | None = None) -> Path:
         if images:
             parts.append("Figures: " + " · ".join(f"[{p.stem}]({p.relative_to(out.parent).as_posix()})"
                                                   for p in images) + "\n")
-    atomic_write(out, lambda tmp: Path(tmp).write_text("\n".join(parts)))
+    atomic_write_text(out, "\n".join(parts))
     return out

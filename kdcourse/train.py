@@ -403,7 +403,7 @@ def fit(model: nn.Module, train: TensorData, val: TensorData, *, objective=None,
             model.eval()
             module.eval()
             sums, correct = {}, 0
-            with torch.no_grad():
+            with torch.inference_mode():
                 for idx, xb, yb in data.batches(256):
                     logits, t_feats = model(xb), teacher_features(data, idx)  # features first: logits come with them
                     parts = objective(logits, yb, teacher_logits(data, idx), hooks.features, t_feats)

@@ -274,6 +274,11 @@ def split_rows(x: torch.Tensor, y: torch.Tensor, split: str, val_size: int, n: i
         perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
         keep = (perm[-val_size:] if split == "val" else perm[:-val_size]).sort().values
         x, y = x[keep], y[keep]
+    return subset_rows(x, y, n, seed)
+
+
+def subset_rows(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random subset of ``n`` rows in their original order (all rows when ``n`` is None or too large)."""
     if n is not None and n < len(y):
         pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         x, y = x[pick], y[pick]

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import DATASETS, DataNotFoundError, TensorData, _resolve, record
+from .core import DATASETS, DataNotFoundError, TensorData, _resolve, record, subset_rows
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
 STANDIN_NAME = "Fashion-MNIST (stand-in for seed 000's ImageNet-10)"
@@ -140,10 +140,7 @@ def load_imagefolder(root: str | Path, split: str = "train", size: int = 224, n:
     if blob["classes"] != train["classes"]:
         raise ValueError(f"the {split} folder's classes {blob['classes']} differ from train's {train['classes']}")
     mean, std = channel_stats(train["x"])
-    x, y = blob["x"], blob["y"]
-    if n is not None and n < len(y):
-        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        x, y = x[pick], y[pick]
+    x, y = subset_rows(blob["x"], blob["y"], n, seed)
     data = TensorData(standardise(x, mean, std), y, f"ImageFolder {root.name}", split,
                       f"image folder {root} (seed 000 III-C preprocessing at {size} px)", list(blob["classes"]))
     data.mean, data.std = mean, std
