@@ -1,16 +1,15 @@
-"""kdcourse: the helper package of the knowledge-distillation course pack."""
+"""kdcourse: the helper package of the knowledge-distillation course pack.
+
+Layers point one way: losses, metrics, data <- models <- engine <- distillers, experiments <- notebooks
+and the command line.
+"""
 __version__ = "0.1.0"
 
-from . import config, data, efficiency, losses, metrics, models, plots, recipes, report, train  # noqa: E402
-from .config import start  # noqa: E402
+from . import config, data, efficiency, losses, metrics, models, plots, saliency  # noqa: E402
+from . import engine  # noqa: E402
+from . import distillers  # noqa: E402
+from . import ban, experiments, report  # noqa: E402
+from .experiments import start  # noqa: E402
 
-__all__ = ["config", "data", "efficiency", "losses", "metrics", "models", "plots", "recipes", "report", "train", "start"]
-
-from . import saliency  # noqa: E402
-__all__ += ["saliency"]
-
-from . import features  # noqa: E402
-__all__ += ["features"]
-
-from . import ban  # noqa: E402
-__all__ += ["ban"]
+__all__ = ["ban", "config", "data", "distillers", "efficiency", "engine", "losses", "metrics", "models", "plots",
+           "experiments", "report", "saliency", "start"]

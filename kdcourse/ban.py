@@ -1,21 +1,17 @@
 """Born-Again Networks (Furlanello et al. 2018), as seed 002 builds and tests them.
 
 Generation 0 (the teacher) is trained on the labels; generation k is a
-fresh network of the same kind trained by :func:`kdcourse.train.fit` on the
+fresh network of the same kind trained by :func:`kdcourse.engine.fit` on the
 outputs of generation k - 1 (seed 002 Listings 3-4); the ensemble averages
 the generations' softmax outputs (Listing 5).  Every generation is one
-``fit`` call: only the objective and the teacher change.
+``fit`` call: only the distiller and its teacher change.
 
-Objectives (``student logits s``, ``teacher logits t``, labels ``y``)
-------------------------------------------------------------------------
-soft_target_objective(w)  H(q, softmax(s)) with q = (1 - w) softmax(t) + w onehot(y):
-                          Listing 3's targets, w = ``ground_truth_weight`` (None = 0)
-logit_mse_objective()     mean (s - t)^2, KD on logits (section 4.2.3, after Caruana)
-softened_objective(T)     T^2 H(softmax(t / T), softmax(s / T)), softened logits (section 4.2.3)
-
-H(q, p) = -sum_i q_i log p_i.  Each objective also reports ``ce``, the
-cross-entropy against the labels, which is what seed 002 calls "Loss" in
-its tables and what the paper profile selects on (Keras' ``val_loss``).
+The methods are distillers (:mod:`kdcourse.distillers.logit`):
+``SoftTargets(w)`` (Listing 3's targets, the default), ``LogitMSE`` (KD on
+logits, section 4.2.3) and ``Softened(T)`` (softened logits, section 4.2.3).
+Each also reports ``ce``, the cross-entropy against the labels, which is
+what seed 002 calls "Loss" in its tables and what the paper profile selects
+on (Keras' ``val_loss``).
 
 Deployment (seed 002 section 5 exports to TensorFlow Lite; this is the
 PyTorch side): :func:`export` writes a student with ``torch.export`` (or
@@ -35,54 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import config, losses, models, train
+from . import config, models
 from .data import TensorData
+from .distillers import CrossEntropy, Distiller, SoftTargets
+from .engine import FitResult, TeacherCache, TrainSpec, fit, predict
 
 Tensor = torch.Tensor
-
-
-# --------------------------------------------------------------------------- objectives
-def soft_target_objective(ground_truth_weight: float | None = None) -> train.Objective:
-    """Seed 002 Listing 3: targets q = (1 - w) softmax(t) + w onehot(y), loss H(q, softmax(s)).
-
-    ``None`` (the seed's default) is w = 0: the teacher's softmax alone.  The
-    loss is linear in q, so it equals (1 - w) H(softmax(t), softmax(s)) + w CE(y, s);
-    parts: total, ce (against the labels) and kd = H(softmax(t), softmax(s)).
-    """
-    w = 0.0 if ground_truth_weight is None else ground_truth_weight
-    if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
-        raise ValueError(f"ground_truth_weight must be in [0, 1] or None, got {ground_truth_weight!r}")
-    w = float(w)
-
-    def fn(s, y, t):
-        q = (1.0 - w) * torch.softmax(t, -1) + w * F.one_hot(y, s.shape[-1]).to(s.dtype)
-        log_p = F.log_softmax(s, -1)
-        total = -(q * log_p).sum(-1).mean()
-        return {"total": total, "ce": F.nll_loss(log_p, y),
-                "kd": losses.soft_cross_entropy(s, torch.softmax(t, -1))}
-    return train.Objective(f"soft targets (w={w:g})", fn, needs_teacher=True)
-
-
-def logit_mse_objective() -> train.Objective:
-    """KD on logits with the mean squared error (seed 002 section 4.2.3); the labels are not used."""
-    def fn(s, y, t):
-        return {"total": losses.logit_mse(s, t), "ce": F.cross_entropy(s, y)}
-    return train.Objective("logit MSE", fn, needs_teacher=True)
-
-
-def softened_objective(T: float) -> train.Objective:
-    """Softened logits (seed 002 eq. 1, section 4.2.3): T^2 H(softmax(t / T), softmax(s / T)).
-
-    Seed 002's Keras version divides both networks' logits by T before the
-    softmax and trains on categorical cross-entropy; the T^2 factor (Hinton et
-    al.) keeps the gradients' scale independent of T.
-    """
-    T = losses.check_temperature(T)
-
-    def fn(s, y, t):
-        return {"total": losses.soft_cross_entropy(s, losses.soft_targets(t, T), T) * (T * T),
-                "ce": F.cross_entropy(s, y)}
-    return train.Objective(f"softened logits (T={T:g})", fn, needs_teacher=True)
 
 
 # --------------------------------------------------------------------------- ensemble
@@ -126,7 +80,7 @@ class Generations:
     """Generation 0 (the teacher) to k, and the ``fit`` result of each generation trained here."""
 
     models: list[nn.Module]
-    fits: list[train.FitResult | None] = field(default_factory=list)
+    fits: list[FitResult | None] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -143,37 +97,34 @@ class Generations:
 
 
 def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, val: TensorData,
-               generations: int = 3, *, teacher: nn.Module | None = None, objective: train.Objective | None = None,
-               seed: int = 0, desc: str = "", **fit_kwargs) -> Generations:
+               spec: TrainSpec, generations: int = 3, *, teacher: nn.Module | None = None,
+               method: Callable[[nn.Module, TeacherCache], Distiller] = SoftTargets,
+               seed: int = 0, desc: str = "", **fit_options) -> Generations:
     """Train BAN-1 .. BAN-``generations``, each from the one before (seed 002 Listing 4).
 
     teacher      generation 0, already trained; None trains it here on the
-                 labels (``train.cross_entropy()``) with the same settings.
-    objective    how generation k learns from k - 1 (default
-                 :func:`soft_target_objective`, the seed's soft targets).
-    fit_kwargs   passed to every ``fit`` (epochs, lr, batch_size, selection,
-                 augment, track, device, progress, ...).
+                 labels (:class:`~kdcourse.distillers.CrossEntropy`) with the same spec.
+    method       ``method(student, teacher_cache)`` is how generation k learns
+                 from k - 1 (default :class:`~kdcourse.distillers.SoftTargets`,
+                 the seed's soft targets).
+    fit_options  passed to every ``fit`` (augment, track, device, progress, ...).
 
     Each generation is seeded with ``seed * 100 + k`` before it is built and
     trained, so a run is reproducible and seeds give independent replicates.
     """
     if generations < 1:
         raise ValueError(f"generations must be >= 1, got {generations}")
-    objective = objective or soft_target_objective()
-    fits: list[train.FitResult | None] = []
+    fits: list[FitResult | None] = [None]
     if teacher is None:
         config.seed_everything(seed * 100)
-        result = train.fit(build_student(), train_data, val, objective=train.cross_entropy(), seed=seed * 100,
-                           desc=f"{desc}Teacher", **fit_kwargs)
+        result = fit(CrossEntropy(build_student()), train_data, val, spec, seed=seed * 100,
+                     desc=f"{desc}Teacher", **fit_options)
         teacher, fits = result.model, [result]
-    else:
-        fits = [None]
     chain = [teacher]
     for k in range(1, generations + 1):
         config.seed_everything(seed * 100 + k)
-        result = train.fit(build_student(), train_data, val, objective=objective,
-                           teacher=train.TeacherCache(chain[-1]), seed=seed * 100 + k, desc=f"{desc}BAN-{k}",
-                           **fit_kwargs)
+        result = fit(method(build_student(), TeacherCache(chain[-1])), train_data, val, spec,
+                     seed=seed * 100 + k, desc=f"{desc}BAN-{k}", **fit_options)
         chain.append(result.model)
         fits.append(result)
     return Generations(chain, fits)
@@ -183,7 +134,7 @@ def table(named_models: dict[str, nn.Module], data: TensorData) -> pd.DataFrame:
     """Accuracy and loss (cross-entropy against the labels) of each model on ``data``: seed 002 Table 1's rows."""
     rows = {}
     for name, model in named_models.items():
-        logits = train.predict(model, data)
+        logits = predict(model, data)
         rows[name] = {"accuracy": float((logits.argmax(1) == data.y).float().mean()),
                       "loss": float(F.cross_entropy(logits, data.y))}
     return pd.DataFrame(rows).T.rename_axis("model")
@@ -226,7 +177,7 @@ def export(model: nn.Module, data: TensorData, path: str | Path, method: str = "
             warnings.simplefilter("ignore", FutureWarning)
             torch.jit.save(torch.jit.trace(model, example), str(path))
             reloaded = torch.jit.load(str(path))
-    expected = train.predict(model, data, device=torch.device("cpu"))
+    expected = predict(model, data, device=torch.device("cpu"))
     got = _run(reloaded, data.x.cpu())
     diff = float((got - expected).abs().max())
     result = {"method": method, "file": path.name, "size_mb": path.stat().st_size / 1e6,

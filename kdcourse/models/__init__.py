@@ -1,10 +1,10 @@
 """The course's models, one file per family; everything is re-exported here.
 
 mnist      TeacherCNN and MLP of seed 004 Task 1 (ECE1512) and Hinton et al.
-subclass   SubclassNet (C*s subclass outputs seen by fit as C classes), ClassLogits, MuellerCNN
+subclass   SubclassNet (C*s subclass outputs, class logits from its forward), MuellerCNN
 cifar_resnet  CifarResNet, resnet8x4, resnet32x4 (CRD / RRD code base, seed 001)
 transfer   TransferNet: torchvision ResNet18/34/50, MobileNetV2 and EfficientNet-Lite0/1/2 with a new
-           head, ImageNet weights, freezing, FeatureCache / FeaturePair (seeds 000, 004 Task 2)
+           head, ImageNet weights, freezing (seeds 000, 004 Task 2)
 wrn        WideResNet, WRN-d-k (seed 002)
 flexible   SlimmableMobileNetV1 (switchable BN) and MSDNet (early exits), seed 003
 """
@@ -12,15 +12,15 @@ from .mnist import MLP, TeacherCNN, num_classes_of
 
 __all__ = ["MLP", "TeacherCNN", "num_classes_of"]
 
-from .subclass import ClassLogits, MuellerCNN, SubclassNet  # noqa: E402
-__all__ += ["ClassLogits", "MuellerCNN", "SubclassNet"]
+from .subclass import MuellerCNN, SubclassNet  # noqa: E402
+__all__ += ["MuellerCNN", "SubclassNet"]
 
 from .cifar_resnet import CifarResNet, resnet8x4, resnet32x4  # noqa: E402
 __all__ += ["CifarResNet", "resnet8x4", "resnet32x4"]
 
 from . import transfer  # noqa: E402
-from .transfer import FeatureCache, FeaturePair, PretrainedWeightsError, TransferNet  # noqa: E402
-__all__ += ["transfer", "FeatureCache", "FeaturePair", "PretrainedWeightsError", "TransferNet"]
+from .transfer import PretrainedWeightsError, TransferNet  # noqa: E402
+__all__ += ["transfer", "PretrainedWeightsError", "TransferNet"]
 
 from .wrn import WideResNet  # noqa: E402
 from .flexible import MSDNet, SlimmableMobileNetV1  # noqa: E402

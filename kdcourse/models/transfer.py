@@ -25,7 +25,7 @@ Freezing and cached features
 ``model.freeze(train_last=k)`` freezes ``prep`` and every block but the last
 ``k`` (frozen batch-norm layers stay in eval mode while the rest trains).  The
 frozen part then computes the same features every epoch, so
-:class:`FeatureCache` runs it once per data set (a ``TeacherCache`` of its
+:class:`kdcourse.engine.FeatureCache` runs it once per data set (a ``TeacherCache`` of its
 output) and ``model.trainable_part()`` trains on the cached features: an epoch
 costs the head, not the backbone.  :class:`FeaturePair` puts a student's and
 a teacher's cached features side by side so that a KD fit needs no backbone
@@ -44,7 +44,6 @@ from torch import nn
 
 from .. import config
 from ..data import TensorData
-from ..train import TeacherCache
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v2",
          "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -305,85 +304,3 @@ def build(arch: str, num_classes: int, pretrained: bool = True, image_size: int 
     if arch.startswith("efficientnet_lite"):
         return _efficientnet_lite(int(arch[-1]), num_classes, pretrained, small_input, image_size, normalize)
     return _torchvision(arch, num_classes, pretrained, small_input, image_size, dropout, normalize)
-
-
-# --------------------------------------------------------------------------- cached features
-class FeatureCache:
-    """The frozen part of a :class:`TransferNet`, run once per data set.
-
-    ``cache(data)`` returns a TensorData of features (the output of
-    ``model.frozen_part()``) with ``data``'s labels; the features are a
-    ``train.TeacherCache`` of the frozen part, so asking again for the same
-    data set costs nothing.  Train ``model.trainable_part()`` on them.
-    """
-
-    def __init__(self, model: TransferNet, batch_size: int = 64):
-        self.model = model
-        self._cache = TeacherCache(model.frozen_part(), batch_size)
-
-    def __call__(self, data: TensorData) -> TensorData:
-        feats = self._cache.logits(data)
-        return TensorData(feats, data.y, data.name, data.split,
-                          f"{data.source}; features of the frozen {self.model.arch}", data.classes)
-
-
-class Columns(nn.Module):
-    """``module`` applied to columns ``[start, stop)`` of flat rows, reshaped to ``shape``."""
-
-    def __init__(self, module: nn.Module, start: int, stop: int, shape: tuple[int, ...]):
-        super().__init__()
-        self.module, self.start, self.stop, self.shape = module, start, stop, tuple(shape)
-
-    def forward(self, x):
-        return self.module(x[:, self.start:self.stop].reshape(-1, *self.shape))
-
-
-class FeaturePair:
-    """A student's and a teacher's cached features side by side, for KD on frozen backbones.
-
-    ``pair(data)`` is a TensorData whose rows are ``[student features |
-    teacher features]`` of the same images (built once per data set).
-    ``pair.student`` is the student's trainable part reading its columns (it
-    shares the student's weights: train it with ``train.fit``); ``pair.teacher``
-    is a ``TeacherCache`` of the teacher's trainable part reading its columns,
-    so the teacher's logits are computed once per data set, from its own
-    features.  Build the pair after the teacher is trained.
-    """
-
-    def __init__(self, student: FeatureCache, teacher: FeatureCache):
-        self.features = (student, teacher)
-        self._rows: dict[int, tuple[torch.Tensor, TensorData]] = {}
-        self._views: tuple[nn.Module, object] | None = None
-
-    def __call__(self, data: TensorData) -> TensorData:
-        hit = self._rows.get(id(data.x))
-        if hit is not None and hit[0] is data.x:
-            return hit[1]
-        s, t = (cache(data) for cache in self.features)
-        if self._views is None:
-            self._views = self._make_views(s.x.shape[1:], t.x.shape[1:])
-        x = torch.cat([s.x.flatten(1), t.x.flatten(1)], 1)
-        out = TensorData(x, data.y, data.name, data.split,
-                         f"{data.source}; features of {self.features[0].model.arch} and "
-                         f"{self.features[1].model.arch}", data.classes)
-        self._rows[id(data.x)] = (data.x, out)
-        return out
-
-    def _make_views(self, s_shape, t_shape):
-        ds, dt = math.prod(s_shape), math.prod(t_shape)
-        student = Columns(self.features[0].model.trainable_part(), 0, ds, s_shape)
-        teacher = TeacherCache(Columns(self.features[1].model.trainable_part(), ds, ds + dt, t_shape))
-        return student, teacher
-
-    def _ready(self):
-        if self._views is None:
-            raise RuntimeError("call pair(data) once first: the column layout comes from the features")
-        return self._views
-
-    @property
-    def student(self) -> nn.Module:
-        return self._ready()[0]
-
-    @property
-    def teacher(self):
-        return self._ready()[1]

@@ -1,0 +1,150 @@
+"""The training loop, and only the loop.
+
+Methods differ only in their distiller (:mod:`kdcourse.distillers`); what a
+run is asked to do is a :class:`~kdcourse.engine.spec.TrainSpec`.  Selection
+(:mod:`.selection`), checkpoints (:mod:`.checkpoint`), the teacher-output
+cache (:mod:`.cache`), feature hooks (:mod:`.hooks`) and torch.distributed
+(:mod:`.distributed`) each live in their own module.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import TensorData
+from . import checkpoint as ckpt
+from . import distributed as ddp
+from . import optim
+from .batch import Batch
+from .evaluate import accuracy_columns, heads
+from .selection import Selector
+from .spec import TrainSpec, as_spec
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: pd.DataFrame
+    best_epoch: int
+    stopped_early: bool
+    resumed_from: int = 0
+    distiller: nn.Module | None = None
+
+    def best(self) -> pd.Series:
+        """The history row of the selected (best) epoch."""
+        return self.history.set_index("epoch").loc[self.best_epoch]
+
+
+def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, spec: TrainSpec, epoch: int,
+                seed: int, augment: Callable[[Tensor], Tensor] | None, device: torch.device) -> dict[str, float]:
+    """One pass over ``data`` in the epoch's seeded order; the mean of every loss part and the accuracy."""
+    sums: dict[str, float] = {}
+    correct: list[float] = []  # per head of a flexible network
+    world, seen = ddp.world_size(), 0
+    autocast = torch.autocast("cuda", torch.bfloat16, enabled=spec.bf16 and device.type == "cuda")
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    for idx, xb, yb in data.batches(spec.batch_size, shuffle=True, generator=gen):
+        if len(yb) < world:      # too few samples to give every rank one
+            continue
+        n_global = len(yb)
+        idx, xb, yb = ddp.shard(idx, xb, yb)
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        if augment is not None:
+            xb = augment(xb)
+        with autocast:
+            scores, parts = step(Batch(xb, yb, idx, None if augment is not None else data))
+        opt.zero_grad(set_to_none=True)
+        share = len(yb) * world / n_global   # 1.0 in one process
+        (parts["total"] * share if share != 1.0 else parts["total"]).backward()
+        opt.step()
+        n = len(yb)
+        seen += n
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+        hits = [int((h.detach().argmax(1) == yb).sum()) for h in heads(scores)]
+        correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
+    totals = ddp.all_sum([*sums.values(), *correct, seen], device)
+    n = int(totals[-1]) if ddp.active() else len(data)
+    row = {f"train_{k}": v / n for k, v in zip(sums, totals)}
+    row.update({f"train_{k}": v for k, v in accuracy_columns([c / n for c in totals[len(sums):-1]]).items()})
+    return row
+
+
+def _prepare(distiller, train: TensorData, spec: TrainSpec, device: torch.device):
+    """Put the distiller on the device, check it, build the optimizer and schedule."""
+    if not callable(getattr(distiller, "evaluate", None)):
+        raise TypeError(f"fit trains a distiller, got a {type(distiller).__name__}: wrap a model in one, "
+                        "e.g. kdcourse.distillers.CrossEntropy(model) to train it on the labels alone")
+    distiller.to(device)
+    distiller.check(train.x[:2].to(device))
+    step = ddp.wrap(distiller, device, spec.sync_bn)
+    opt = optim.optimizer((p for p in distiller.parameters() if p.requires_grad), spec)
+    return step, opt, optim.scheduler(opt, spec)
+
+
+def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpec | dict | None = None, *,
+        track: dict[str, TensorData] | None = None, augment: Callable[[Tensor], Tensor] | None = None,
+        checkpoint: str | Path | None = None, seed: int = 0, device: torch.device | None = None,
+        progress: bool = True, desc: str | None = None) -> FitResult:
+    """Train ``distiller`` (its student and trainable parts) on ``train`` as ``spec`` says; select the best
+    epoch on ``val``; return the student with the best epoch's weights and the History.
+
+    track       extra sets evaluated every epoch for the curves (e.g. the test set); they never
+                influence selection or stopping.
+    augment     a function of a batch of inputs; the teacher then runs live instead of from its cache.
+    checkpoint  a file written atomically after every epoch (by rank 0); if it exists the run resumes
+                from it (same run required) and a finished run returns at once.
+    """
+    spec, device = as_spec(spec), device or ddp.device()
+    step, opt, sched = _prepare(distiller, train, spec, device)
+    train, val = (train.to(device), val.to(device)) if device.type != "cpu" else (train, val)
+    track = {k: (v.to(device) if device.type != "cpu" else v) for k, v in (track or {}).items()}
+    path = Path(checkpoint) if checkpoint is not None else None
+    sig = ckpt.signature(distiller, spec, train, val, seed)
+    with distiller:   # attaches the method's feature hooks; they come off whatever happens
+        torch.manual_seed(seed)
+        state = ckpt.resume(path, sig)
+        rows, selector, start = [], Selector(spec.selection), 0
+        if state is not None:
+            distiller.load_state_dict(state["distiller"])
+            opt.load_state_dict(state["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
+            rows, selector, start = state["rows"], Selector(spec.selection, state["selection"]), state["epoch"]
+            torch.set_rng_state(state["rng"])
+        bar = tqdm(range(start, spec.epochs), desc=desc or distiller.name, unit="epoch", leave=True,
+                   disable=not progress or selector.stopped or not ddp.is_main())
+        for epoch in bar:
+            if selector.stopped:
+                break
+            tic = time.perf_counter()
+            distiller.train()
+            row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
+                   **train_epoch(step, opt, train, spec, epoch, seed, augment, device)}
+            for name, data in {"val": val, **track}.items():
+                row.update({f"{name}_{k}": v for k, v in distiller.evaluate(data, device).items()})
+            if sched is not None:
+                sched.step()
+            row["seconds"] = time.perf_counter() - tic
+            rows.append(row)
+            selector.update(row, distiller.student)
+            bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
+            if path is not None and ddp.is_main():
+                ckpt.save(path, {"signature": sig, "epoch": epoch + 1, "distiller": distiller.state_dict(),
+                                 "optimizer": opt.state_dict(), "rows": rows, "selection": selector.state,
+                                 "scheduler": sched.state_dict() if sched is not None else None,
+                                 "rng": torch.get_rng_state()})
+        bar.close()
+    distiller.student.load_state_dict(selector.best["state"])
+    distiller.eval()
+    return FitResult(distiller.student, pd.DataFrame(rows), selector.best_epoch, bool(selector.stopped), start,
+                     distiller)

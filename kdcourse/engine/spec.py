@@ -1,0 +1,109 @@
+"""What a training run is asked to do: one typed spec for every notebook and the command line.
+
+:class:`TrainSpec` holds the optimizer, its schedule, the epochs and batch
+size, and the selection rule; :func:`kdcourse.engine.fit` consumes it as it
+is, so no notebook needs an adapter from its settings to the loop.  Change
+one field with :meth:`TrainSpec.but` (``spec.but(epochs=3)``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which epoch is best, and when to stop (seed 000 section III-E).
+
+    The best epoch has the best ``primary`` metric, ties broken by
+    ``secondary``.  With ``patience`` set, training stops once neither metric
+    has improved for ``patience`` epochs.  Metrics ending in ``acc`` are
+    maximised, all others minimised.  Only validation metrics may be used:
+    no model is chosen on test data.
+    """
+
+    primary: str = "val_acc"
+    secondary: str | None = "val_total"
+    patience: int | None = None
+
+    def __post_init__(self):
+        for m in (self.primary, self.secondary):
+            if m is not None and not m.startswith("val_"):
+                raise ValueError(f"selection metrics must be validation metrics (val_*), got {m!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Optimizer, schedule, epochs, batch size and selection of one training run.
+
+    optimizer     ``"adam"`` or ``"sgd"`` (momentum ``momentum``, Nesterov when ``nesterov``)
+    step_size     StepLR: lr times ``gamma`` every ``step_size`` epochs (None: constant lr)
+    milestones    MultiStepLR instead: lr times ``gamma`` at each of these epochs (not with step_size)
+    selection     the best-epoch rule and early stopping (:class:`Selection`)
+    bf16          bf16 autocast of the forward pass on CUDA (ignored on the CPU)
+    sync_bn       SyncBatchNorm across ranks under torchrun (ignored in one process)
+    """
+
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 128
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    step_size: int | None = None
+    gamma: float = 0.1
+    milestones: tuple[int, ...] | None = None
+    selection: Selection = field(default_factory=Selection)
+    bf16: bool = False
+    sync_bn: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.selection, dict):
+            object.__setattr__(self, "selection", Selection(**self.selection))
+        if self.milestones is not None:
+            object.__setattr__(self, "milestones", tuple(self.milestones))
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.step_size and self.milestones:
+            raise ValueError("give step_size (StepLR) or milestones (MultiStepLR), not both")
+        m = self.milestones
+        if m and (list(m) != sorted(set(m)) or min(m) < 1):
+            raise ValueError(f"milestones must be increasing epochs >= 1, got {list(m)}")
+
+    def but(self, **changes) -> "TrainSpec":
+        """A copy with some fields changed: ``spec.but(epochs=2, lr=3e-3)``."""
+        return dataclasses.replace(self, **changes)
+
+    def signature(self) -> dict:
+        """The fields a checkpoint must agree on to be resumed (bf16 / sync_bn change no setting)."""
+        sig = {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
+               "optimizer": self.optimizer, "weight_decay": self.weight_decay, "step_size": self.step_size,
+               "gamma": self.gamma, "selection": repr(self.selection)}
+        if self.optimizer == "sgd":
+            sig.update(momentum=self.momentum, nesterov=self.nesterov)
+        if self.milestones:
+            sig["milestones"] = list(self.milestones)
+        return sig
+
+
+def as_spec(spec: TrainSpec | dict | None = None, **overrides) -> TrainSpec:
+    """A TrainSpec from a TrainSpec, a dict of its fields, or None (the defaults), with overrides."""
+    if spec is None:
+        spec = TrainSpec()
+    elif isinstance(spec, dict):
+        spec = TrainSpec(**spec)
+    elif not isinstance(spec, TrainSpec):
+        raise TypeError(f"spec must be a TrainSpec or a dict of its fields, got {type(spec).__name__}")
+    return spec.but(**overrides) if overrides else spec
+

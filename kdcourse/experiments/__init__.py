@@ -1,0 +1,61 @@
+"""One module per notebook: its typed specs (paper once; cpu and smoke as overrides with reasons), the
+quality thresholds and source numbers beside them, and the named runs the command line can train headless.
+
+mnist           the MNIST splits and the teacher CNN shared by notebooks 01, 02, 08 and 09
+temperature     01 · mnist_kd 02 · mhist 03 · resnet 04 · born_again 05 · ipkd 06 · rrd 07 ·
+subclass        08 · saliency 09
+
+A module's ``PROFILES`` maps paper / cpu / smoke to its spec; ``RUNS`` (where
+present) maps a method name to ``run_fn(run, seed) -> FitResult``, which
+trains that run with a checkpoint the notebook loads when it exists.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .. import config
+from ..engine import distributed
+from .base import PROFILE_ORDER, Override, describe, profiles
+
+MODULES = {
+    "mnist": "mnist", "01_temperature": "temperature", "02_mnist_kd": "mnist_kd",
+    "03_mhist_transfer_kd": "mhist", "04_resnet34_to_resnet18": "resnet", "05_born_again": "born_again",
+    "06_ipkd_teacher_assistants": "ipkd", "07_rrd": "rrd", "08_subclass_distillation": "subclass",
+    "09_saliency": "saliency",
+}
+
+
+def module(notebook: str) -> ModuleType:
+    """The experiment module of a notebook (``"02_mnist_kd"``), or of the shared ``"mnist"`` set-up."""
+    if notebook not in MODULES:
+        raise ValueError(f"unknown notebook {notebook!r}; known: {sorted(MODULES)}")
+    return importlib.import_module(f"{__name__}.{MODULES[notebook]}")
+
+
+def spec(notebook: str, profile: str | None = None):
+    """The typed spec of ``notebook`` in ``profile`` (default: KDCOURSE_PROFILE)."""
+    profile = profile or config.profile_name()
+    if profile not in config.PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {config.PROFILE_NAMES}")
+    return module(notebook).PROFILES[profile]
+
+
+def runs(notebook: str) -> dict:
+    """The named runs a notebook offers to the command line (method -> run function)."""
+    return getattr(module(notebook), "RUNS", {})
+
+
+def start(notebook: str, seed: int = 0, profile: str | None = None, show: bool = True) -> config.Run:
+    """Begin a notebook run: read the profile, seed, pick the device, print the settings."""
+    profile = profile or config.profile_name()
+    cfg = spec(notebook, profile)
+    config.seed_everything(seed)
+    run = config.begin(config.Run(notebook, profile, cfg, distributed.device(), seed))
+    if show and distributed.is_main():
+        print(f"kdcourse: notebook {notebook} | profile {profile} | device {run.device} | seed {seed}")
+        print("\n".join(describe(cfg)))
+    return run
+
+
+__all__ = ["MODULES", "Override", "PROFILE_ORDER", "describe", "module", "profiles", "runs", "spec", "start"]
