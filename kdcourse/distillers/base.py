@@ -79,8 +79,8 @@ class Distiller(nn.Module):
         out = predict(self.student, data, device=device, call=self.outputs)
         out = [h.to(device) for h in out] if isinstance(out, list) else out.to(device)
         t = self.teacher.logits(data).to(device) if self.needs_teacher else None
-        parts = {k: float(v) for k, v in self.losses(out, data.y, t).items()}
-        y = data.y
+        y = data.y.to(device)
+        parts = {k: float(v) for k, v in self.losses(out, y, t).items()}
         return {**parts, **accuracy_columns([float((h.argmax(1) == y).float().mean())
                                              for h in heads(self.scores(out))])}
 

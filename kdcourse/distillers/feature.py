@@ -91,9 +91,11 @@ class FeatureKD(Distiller):
         """Batch by batch: student features from the hooks, the method's own modules in eval mode."""
         self.eval()
         sums, correct = {}, 0
+        cached = not getattr(data, "streaming", False)
         with torch.inference_mode():
             for idx, xb, yb in data.batches(256):
-                logits, parts = self._step(Batch(xb, yb, idx, data))
+                xb, yb = xb.to(device), yb.to(device)
+                logits, parts = self._step(Batch(xb, yb, idx, data if cached else None))
                 sums = {k: sums.get(k, 0.0) + float(v) * len(yb) for k, v in parts.items()}
                 correct += int((logits.argmax(1) == yb).sum())
         self.train()

@@ -49,11 +49,10 @@ class TeacherCache:
 
     def logits(self, data: TensorData) -> Tensor:
         """The teacher's logits of every sample of ``data`` (on the CPU), computed the first time only."""
-        key = id(data.x)
-        hit = self._store.get(key)
-        if hit is None or hit[0] is not data.x:
-            hit = (data.x, predict(self.teacher, data, self.batch_size))
-            self._store[key] = hit
+        rows = getattr(data, "x", data)   # a streaming set is keyed by itself
+        hit = self._store.get(id(rows))
+        if hit is None or hit[0] is not rows:
+            hit = self._store[id(rows)] = (rows, predict(self.teacher, data, self.batch_size))
         return hit[1]
 
     def live(self, x: Tensor) -> Tensor:

@@ -83,6 +83,28 @@ def shard(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(torch.tensor_split(t, world_size())[rank()] for t in tensors)
 
 
+def batches(data, batch_size: int, generator: torch.Generator):
+    """This rank's part of every global batch of ``batch_size``: ``(index, x, y, share)``.
+
+    In-memory data: the global batch of the epoch's seeded shuffle, cut in ``world_size()``
+    contiguous parts (a batch too small to give every rank a sample is skipped); ``share`` is
+    this part's size times the world size over the global batch's, 1.0 in one process.
+    Streaming data (``data.streaming``): its own DistributedSampler reads only this rank's part.
+    """
+    world = world_size()
+    if getattr(data, "streaming", False):
+        local = max(1, batch_size // world)
+        for idx, x, y in data.batches(local, shuffle=True, generator=generator, rank=rank(), world=world):
+            yield idx, x, y, 1.0
+        return
+    for idx, x, y in data.batches(batch_size, shuffle=True, generator=generator):
+        if len(y) < world:
+            continue
+        n_global = len(y)
+        idx, x, y = shard(idx, x, y)
+        yield idx, x, y, len(y) * world / n_global
+
+
 def all_sum(values: list[float], device: torch.device) -> list[float]:
     """The sum of each value over the ranks (the values themselves in one process)."""
     if not active():

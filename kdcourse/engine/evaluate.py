@@ -25,10 +25,19 @@ def accuracy_columns(accs: list[float]) -> dict[str, float]:
     return {**{f"acc_{i}": a for i, a in enumerate(accs)}, "acc": sum(accs) / len(accs)}
 
 
-def predict(model: nn.Module, data: TensorData | Tensor, batch_size: int = 256,
+def _inputs(data, batch_size: int):
+    """The inputs of a tensor, a TensorData or a streaming data set, ``batch_size`` rows at a time, in order."""
+    if isinstance(data, Tensor) or hasattr(data, "x"):
+        x = data if isinstance(data, Tensor) else data.x
+        return (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+    return (xb for _, xb, _ in data.batches(batch_size))
+
+
+def predict(model: nn.Module, data, batch_size: int = 256,
             device: torch.device | None = None, call: Callable[[Tensor], object] | None = None
             ) -> Tensor | list[Tensor]:
-    """Outputs of ``model`` on every sample, in eval mode under inference mode, on the CPU.
+    """Outputs of ``model`` on every sample of ``data`` (a tensor, a TensorData or a streaming data set),
+    in eval mode under inference mode, on the CPU.
 
     ``call(x)`` replaces ``model(x)`` when the outputs wanted are not the
     forward pass (a subclass network's subclass logits); ``model`` is still
@@ -37,14 +46,13 @@ def predict(model: nn.Module, data: TensorData | Tensor, batch_size: int = 256,
     """
     device = device or next(model.parameters()).device
     call = call or model
-    x = data.x if isinstance(data, TensorData) else data
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             out, many = [], False
-            for i in range(0, len(x), batch_size):
-                o = call(x[i:i + batch_size].to(device))
+            for xb in _inputs(data, batch_size):
+                o = call(xb.to(device))
                 many = isinstance(o, (list, tuple))
                 out.append([h.float().cpu() for h in heads(o)])
     finally:

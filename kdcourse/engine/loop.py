@@ -49,22 +49,18 @@ def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, s
     """One pass over ``data`` in the epoch's seeded order; the mean of every loss part and the accuracy."""
     sums: dict[str, float] = {}
     correct: list[float] = []  # per head of a flexible network
-    world, seen = ddp.world_size(), 0
+    seen = 0
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=spec.bf16 and device.type == "cuda")
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    for idx, xb, yb in data.batches(spec.batch_size, shuffle=True, generator=gen):
-        if len(yb) < world:      # too few samples to give every rank one
-            continue
-        n_global = len(yb)
-        idx, xb, yb = ddp.shard(idx, xb, yb)
+    cached = augment is None and not getattr(data, "streaming", False)   # may the teacher's cache be used?
+    for idx, xb, yb, share in ddp.batches(data, spec.batch_size, gen):
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         if augment is not None:
             xb = augment(xb)
         with autocast:
-            scores, parts = step(Batch(xb, yb, idx, None if augment is not None else data))
+            scores, parts = step(Batch(xb, yb, idx, data if cached else None))
         opt.zero_grad(set_to_none=True)
-        share = len(yb) * world / n_global   # 1.0 in one process
-        (parts["total"] * share if share != 1.0 else parts["total"]).backward()
+        (parts["total"] * share if share != 1.0 else parts["total"]).backward()   # share 1.0: one process
         opt.step()
         n = len(yb)
         seen += n
@@ -79,13 +75,18 @@ def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, s
     return row
 
 
+def _on(device: torch.device, data):
+    """In-memory data moved to the device once; streaming data stays where its loader reads it."""
+    return data if device.type == "cpu" or getattr(data, "streaming", False) else data.to(device)
+
+
 def _prepare(distiller, train: TensorData, spec: TrainSpec, device: torch.device):
     """Put the distiller on the device, check it, build the optimizer and schedule."""
     if not callable(getattr(distiller, "evaluate", None)):
         raise TypeError(f"fit trains a distiller, got a {type(distiller).__name__}: wrap a model in one, "
                         "e.g. kdcourse.distillers.CrossEntropy(model) to train it on the labels alone")
     distiller.to(device)
-    distiller.check(train.x[:2].to(device))
+    distiller.check(next(iter(train.batches(2)))[1].to(device))
     step = ddp.wrap(distiller, device, spec.sync_bn)
     opt = optim.optimizer((p for p in distiller.parameters() if p.requires_grad), spec)
     return step, opt, optim.scheduler(opt, spec)
@@ -106,8 +107,8 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
     """
     spec, device = as_spec(spec), device or ddp.device()
     step, opt, sched = _prepare(distiller, train, spec, device)
-    train, val = (train.to(device), val.to(device)) if device.type != "cpu" else (train, val)
-    track = {k: (v.to(device) if device.type != "cpu" else v) for k, v in (track or {}).items()}
+    train, val = _on(device, train), _on(device, val)
+    track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
     sig = ckpt.signature(distiller, spec, train, val, seed)
     with distiller:   # attaches the method's feature hooks; they come off whatever happens
