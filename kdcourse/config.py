@@ -58,11 +58,6 @@ def checkpoints_dir(profile: str | None = None) -> Path:
     return data_dir() / "checkpoints" / (profile or profile_name())
 
 
-def device() -> torch.device:
-    """CUDA when present, whatever the profile; else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     random.seed(seed)

@@ -39,14 +39,6 @@ class TeacherCache:
         self._store: dict[int, tuple[Tensor, Tensor]] = {}
         self._features: dict[tuple, tuple[Tensor, list[Tensor]]] = {}  # (data, layers) -> features
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.teacher.parameters()).device
-
-    def to(self, device) -> "TeacherCache":
-        self.teacher.to(device)
-        return self
-
     def logits(self, data: TensorData) -> Tensor:
         """The teacher's logits of every sample of ``data`` (on the CPU), computed the first time only."""
         rows = getattr(data, "x", data)   # a streaming set is keyed by itself

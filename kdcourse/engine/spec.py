@@ -36,7 +36,7 @@ class Selection:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrainSpec:
     """Optimizer, schedule, epochs, batch size and selection of one training run.
 
@@ -80,6 +80,13 @@ class TrainSpec:
         m = self.milestones
         if m and (list(m) != sorted(set(m)) or min(m) < 1):
             raise ValueError(f"milestones must be increasing epochs >= 1, got {list(m)}")
+
+    def __repr__(self) -> str:
+        """Only the fields that differ from the defaults: ``TrainSpec(epochs=10, batch_size=256)``."""
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                   if getattr(self, f.name) != (f.default if f.default is not dataclasses.MISSING
+                                                 else f.default_factory())]
+        return f"TrainSpec({', '.join(changed)})"
 
     def but(self, **changes) -> "TrainSpec":
         """A copy with some fields changed: ``spec.but(epochs=2, lr=3e-3)``."""
