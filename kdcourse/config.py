@@ -44,7 +44,13 @@ def data_dir() -> Path:
 
 
 def offline() -> bool:
-    return os.environ.get("KDCOURSE_OFFLINE", "0").strip().lower() in ("1", "true", "yes")
+    """KDCOURSE_OFFLINE: 1 / true / yes / on never downloads; 0 / false / no / off or unset may."""
+    value = os.environ.get("KDCOURSE_OFFLINE", "0").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"KDCOURSE_OFFLINE must be 1 / true / yes / on or 0 / false / no / off, got {value!r}")
 
 
 def figures_dir(profile: str | None = None) -> Path:

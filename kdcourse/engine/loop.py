@@ -8,6 +8,7 @@ cache (:mod:`.cache`), feature hooks (:mod:`.hooks`) and torch.distributed
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,18 @@ from .selection import Selector
 from .spec import TrainSpec, as_spec
 
 Tensor = torch.Tensor
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss went non-finite: training stopped; the last good checkpoint is kept."""
+
+
+def _check_finite(values: dict[str, float], where: str, lr: float) -> None:
+    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+    if bad:
+        raise TrainingDiverged(
+            f"training diverged at {where}: {', '.join(f'{k} = {v}' for k, v in bad.items())}. Lower the learning "
+            f"rate (now {lr:g}) or check the inputs for NaN / inf; the last good checkpoint, if any, was kept.")
 
 
 @dataclass
@@ -53,19 +66,21 @@ def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, s
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=spec.bf16 and device.type == "cuda")
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     cached = augment is None and not getattr(data, "streaming", False)   # may the teacher's cache be used?
-    for idx, xb, yb, share in ddp.batches(data, spec.batch_size, gen):
+    for batch, (idx, xb, yb, share) in enumerate(ddp.batches(data, spec.batch_size, gen)):
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         if augment is not None:
             xb = augment(xb)
         with autocast:
             scores, parts = step(Batch(xb, yb, idx, data if cached else None))
         opt.zero_grad(set_to_none=True)
+        values = {k: float(v.detach()) for k, v in parts.items()}
+        _check_finite(values, f"epoch {epoch + 1}, batch {batch + 1}", opt.param_groups[0]["lr"])
         (parts["total"] * share if share != 1.0 else parts["total"]).backward()   # share 1.0: one process
         opt.step()
         n = len(yb)
         seen += n
-        for k, v in parts.items():
-            sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v * n
         hits = [int((h.detach().argmax(1) == yb).sum()) for h in heads(scores)]
         correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
     totals = ddp.all_sum([*sums.values(), *correct, seen], device)
@@ -92,6 +107,18 @@ def _prepare(distiller, train: TensorData, spec: TrainSpec, device: torch.device
     return step, opt, optim.scheduler(opt, spec)
 
 
+def _restore(state: dict | None, distiller, opt, sched, spec: TrainSpec):
+    """Rows, selector and first epoch of a resumed run (of a new one when ``state`` is None)."""
+    if state is None:
+        return [], Selector(spec.selection), 0
+    distiller.load_state_dict(state["distiller"])
+    opt.load_state_dict(state["optimizer"])
+    if sched is not None:
+        sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    return state["rows"], Selector(spec.selection, state["selection"]), state["epoch"]
+
+
 def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpec | dict | None = None, *,
         track: dict[str, TensorData] | None = None, augment: Callable[[Tensor], Tensor] | None = None,
         checkpoint: str | Path | None = None, seed: int = 0, device: torch.device | None = None,
@@ -111,17 +138,11 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
     track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
     sig = ckpt.signature(distiller, spec, train, val, seed)
+    if path is not None and ddp.is_main():
+        ckpt.prepare(path)
     with distiller:   # attaches the method's feature hooks; they come off whatever happens
         torch.manual_seed(seed)
-        state = ckpt.resume(path, sig)
-        rows, selector, start = [], Selector(spec.selection), 0
-        if state is not None:
-            distiller.load_state_dict(state["distiller"])
-            opt.load_state_dict(state["optimizer"])
-            if sched is not None:
-                sched.load_state_dict(state["scheduler"])
-            rows, selector, start = state["rows"], Selector(spec.selection, state["selection"]), state["epoch"]
-            torch.set_rng_state(state["rng"])
+        rows, selector, start = _restore(ckpt.resume(path, sig), distiller, opt, sched, spec)
         bar = tqdm(range(start, spec.epochs), desc=desc or distiller.name, unit="epoch", leave=True,
                    disable=not progress or selector.stopped or not ddp.is_main())
         for epoch in bar:
@@ -133,6 +154,8 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
                    **train_epoch(step, opt, train, spec, epoch, seed, augment, device)}
             for name, data in {"val": val, **track}.items():
                 row.update({f"{name}_{k}": v for k, v in distiller.evaluate(data, device).items()})
+            _check_finite({k: v for k, v in row.items() if k.startswith("val_")}, f"epoch {epoch + 1}'s "
+                          "validation", opt.param_groups[0]["lr"])
             if sched is not None:
                 sched.step()
             row["seconds"] = time.perf_counter() - tic

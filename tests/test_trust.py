@@ -1,0 +1,110 @@
+"""Runs that used to return a wrong model, or fail late, now stop with a clear error (issue 15, first part)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from kdcourse import config, data, models
+from kdcourse.data import TensorData
+from kdcourse.distillers import KD, CrossEntropy
+from kdcourse.engine import TeacherCache, TrainSpec, fit
+from kdcourse.engine.checkpoint import remove_partial_files
+from kdcourse.engine.loop import TrainingDiverged
+
+SPEC = TrainSpec(epochs=2, batch_size=100, lr=1e-3)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load("mnist", "train", 600), data.load("mnist", "val", 200)
+
+
+def mlp(seed=0):
+    config.seed_everything(seed)
+    return models.MLP(784, (32,))
+
+
+def test_a_nan_pixel_stops_training_with_the_epoch_batch_and_part(mnist):
+    tr, va = mnist
+    x = tr.x.clone()
+    x[0, 0, 5, 5] = float("nan")
+    bad = TensorData(x, tr.y, tr.name, tr.split, tr.source, tr.classes)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch \d+: total = nan.*Lower the learning rate"):
+        fit(CrossEntropy(mlp()), bad, va, SPEC, progress=False)
+
+
+def test_a_huge_learning_rate_stops_and_keeps_the_last_good_checkpoint(mnist, tmp_path):
+    tr, va = mnist
+    path = tmp_path / "run.pt"
+    good = fit(CrossEntropy(mlp()), tr, va, SPEC.but(epochs=1, lr=1e-3), checkpoint=path, progress=False)
+    before = path.read_bytes()
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        fit(CrossEntropy(mlp()), tr, va, SPEC.but(lr=1e9, optimizer="sgd"), checkpoint=tmp_path / "huge.pt",
+            progress=False)
+    assert path.read_bytes() == before and good.history["val_acc"].notna().all()
+    assert not list(tmp_path.glob(".huge.pt.*")), "no partial file is left behind"
+
+
+def test_a_checkpoint_of_another_data_set_or_teacher_or_epochs_names_the_fields(mnist, tmp_path):
+    tr, va = mnist
+    path = tmp_path / "kd.pt"
+    config.seed_everything(5)
+    teacher = TeacherCache(models.MLP(784, (16,)))
+    fit(KD(mlp(), teacher, 4.0, 0.9), tr, va, SPEC, checkpoint=path, progress=False)
+    fashion = data.load("fashion_mnist", "train", 600)
+    with pytest.raises(ValueError, match=r"train_data: checkpoint '\w+', this run '\w+'"):
+        fit(KD(mlp(), teacher, 4.0, 0.9), fashion, va, SPEC, checkpoint=path, progress=False)
+    config.seed_everything(6)
+    other = TeacherCache(models.MLP(784, (16,)))
+    with pytest.raises(ValueError, match=r"different run \(teacher: checkpoint"):
+        fit(KD(mlp(), other, 4.0, 0.9), tr, va, SPEC, checkpoint=path, progress=False)
+    with pytest.raises(ValueError, match=r"epochs: checkpoint 2, this run 1"):
+        fit(KD(mlp(), teacher, 4.0, 0.9), tr, va, SPEC.but(epochs=1), checkpoint=path, progress=False)
+    with pytest.raises(ValueError, match=r"layout: .*params: checkpoint"):
+        fit(KD(models.MLP(784, (48,)), teacher, 4.0, 0.9), tr, va, SPEC, checkpoint=path, progress=False)
+
+
+def test_a_checkpoint_without_the_expected_entries_is_refused(mnist, tmp_path):
+    tr, va = mnist
+    path = tmp_path / "foreign.pt"
+    torch.save({"model": mlp().state_dict()}, path)
+    with pytest.raises(RuntimeError, match=r"lacks \['signature'.*left untouched"):
+        fit(CrossEntropy(mlp()), tr, va, SPEC, checkpoint=path, progress=False)
+    assert torch.load(path, weights_only=True).keys() == {"model"}
+
+
+def test_partial_files_of_a_killed_write_are_removed_by_the_next_run(mnist, tmp_path):
+    tr, va = mnist
+    path = tmp_path / "run.pt"
+    stale = [tmp_path / ".run.pt.a1b2c3d4.pt", tmp_path / ".run.pt.zz_9yy_8.pt"]
+    keep = [tmp_path / ".other.pt.a1b2c3d4.pt", tmp_path / "run.pt.bak", tmp_path / ".run.pt.short.pt"]
+    for p in stale + keep:
+        p.write_bytes(b"partial")
+    fit(CrossEntropy(mlp()), tr, va, SPEC.but(epochs=1), checkpoint=path, progress=False)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+    assert remove_partial_files(tmp_path / "absent" / "x.pt") == []
+
+
+def test_an_unwritable_checkpoint_folder_fails_before_training(mnist, tmp_path, monkeypatch):
+    tr, va = mnist
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    calls = []
+    model = mlp()
+    model.register_forward_hook(lambda *a: calls.append(1))
+    with pytest.raises(PermissionError, match="not writable.*KDCOURSE_DATA"):
+        fit(CrossEntropy(model), tr, va, SPEC, checkpoint=tmp_path / "run.pt", progress=False)
+    assert len(calls) <= 1, "only the two-sample class check ran, no training"
+
+
+@pytest.mark.parametrize("value, expected", [("on", True), ("1", True), ("off", False), ("", False)])
+def test_offline_switch_values(monkeypatch, value, expected):
+    monkeypatch.setenv("KDCOURSE_OFFLINE", value)
+    assert config.offline() is expected
+
+
+def test_an_unknown_offline_value_is_an_error(monkeypatch):
+    monkeypatch.setenv("KDCOURSE_OFFLINE", "maybe")
+    with pytest.raises(ValueError, match="KDCOURSE_OFFLINE must be .* got 'maybe'"):
+        config.offline()
