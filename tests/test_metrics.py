@@ -48,3 +48,19 @@ def test_agreement_and_summary():
     s = metrics.summary(a, torch.tensor([0, 1, 1]), b)
     assert s["accuracy"] == pytest.approx(2 / 3) and s["agreement"] == pytest.approx(2 / 3)
     assert 0 <= s["ece"] <= 1 and 0 <= s["weighted_f1"] <= 1
+
+
+def test_verdict_by_hand():
+    # a: mean 0.92, std 0.02 (ddof 1); b: mean 0.85, std 0.01 -> gain 0.07, noise 2 x 0.02 = 0.04
+    gain, noise, word = metrics.verdict([0.90, 0.92, 0.94], [0.84, 0.85, 0.86], better="KD beats no KD beyond 2 std")
+    assert gain == pytest.approx(0.07) and noise == pytest.approx(0.04) and word == "KD beats no KD beyond 2 std"
+    # the other way round: the same gain, negative, beyond the noise
+    assert metrics.verdict([0.84, 0.85, 0.86], [0.90, 0.92, 0.94])[2] == "WORSE, beyond 2 std"
+    # |gain| 0.01 < noise 0.04: within noise
+    gain, noise, word = metrics.verdict([0.90, 0.92, 0.94], [0.91, 0.91, 0.91])
+    assert gain == pytest.approx(0.01) and noise == pytest.approx(0.04) and word == "within noise"
+
+
+def test_verdict_needs_two_seeds_per_side():
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        metrics.verdict([0.9], [0.8, 0.85])

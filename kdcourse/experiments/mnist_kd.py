@@ -5,13 +5,18 @@ students trained for 12 epochs with Adam at batch 256.  The small-data runs
 follow Hinton et al. 2015 (a few % of the training set), with batch 32 and
 twice the epochs.  ``RUNS`` are the notebook's two headless runs: the
 student without KD (``ce``) and with KD at the best alpha and T (``kd``).
+Every fit here (runs, sweep cells, small-data runs) is checkpointed under
+``run.checkpoints``, so a finished one is loaded instead of trained again.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
 
-from .. import config, models
+import pandas as pd
+
+from .. import config, metrics, models
+from ..data import TensorData
 from ..distillers import KD, CrossEntropy, Distiller
 from ..engine import FitResult, TeacherCache, TrainSpec, fit
 from . import mnist
@@ -34,13 +39,21 @@ class MnistKDSpec:
     min_full_gain: float               # KD must not hurt on full data by more than this
     min_small_gain: float              # the smallest KD gain accepted at every small fraction
     min_sweep_acc: float               # the sweep's best mean test accuracy
+    # the sources' numbers (Hinton et al. 2015): MNIST test errors per 10,000 (sec. 3), speech (Table 5)
+    source_teacher_errors: int         # 1200-1200 MLP teacher, dropout + jittered inputs
+    source_student_errors: int         # 800-800 MLP on the labels alone
+    source_kd_errors: int              # 800-800 MLP distilled at T = 20
+    source_small_soft: float           # test frame accuracy (%) on 3 % of the speech data, soft targets
+    source_small_hard: float           # ... hard labels
 
 
 PAPER = MnistKDSpec(
     student=TrainSpec(epochs=12, batch_size=256, lr=1e-3), seeds=(0, 1, 2, 3, 4), alphas=(0.1, 0.5, 0.9),
     temperatures=(1, 2, 4, 8, 16, 20, 32, 64), sweep_epochs=12, best_alpha=0.9, best_T=20.0,
     fractions=(0.01, 0.03), small=TrainSpec(epochs=24, batch_size=32, lr=1e-3),
-    min_student_acc=0.98, min_full_gain=-0.002, min_small_gain=0.01, min_sweep_acc=0.98)
+    min_student_acc=0.98, min_full_gain=-0.002, min_small_gain=0.01, min_sweep_acc=0.98,
+    source_teacher_errors=67, source_student_errors=146, source_kd_errors=74,
+    source_small_soft=57.0, source_small_hard=44.5)
 
 PROFILES = profiles(
     PAPER,
@@ -69,13 +82,83 @@ def method(name: str, net, cache: TeacherCache, cfg: MnistKDSpec) -> Distiller:
     return methods[name]()
 
 
+def labels(cfg: MnistKDSpec) -> dict[str, str]:
+    """The methods' names in tables and figures: ``ce`` -> "no KD", ``kd`` -> "KD (α=0.9, T=20)"."""
+    return {"ce": "no KD", "kd": f"KD (α={cfg.best_alpha:g}, T={cfg.best_T:g})"}
+
+
+def _fit(run: config.Run, m, distiller: Distiller, train_set: TensorData, spec: TrainSpec, seed: int,
+         name: str, track: bool, progress: bool) -> FitResult:
+    return fit(distiller, train_set, m.val, spec, track={"test": m.test} if track else None,
+               checkpoint=run.checkpoints / f"{name}.pt", seed=seed, progress=progress, device=run.device,
+               desc=f"02 {name}")
+
+
 def train(run: config.Run, name: str, seed: int, shared=None, progress: bool = False) -> FitResult:
     """One of the KD vs no-KD runs on the full training set, tracked on the test set; checkpointed, so a
     finished run (for example one trained headless with ``python -m kdcourse train``) is loaded."""
-    cfg, m = PROFILES[run.profile], shared or mnist.setup(run, progress=progress)
-    return fit(method(name, student(seed), m.cache, cfg), m.train, m.val, cfg.student, track={"test": m.test},
-               checkpoint=run.checkpoints / f"{name}-seed{seed}.pt", seed=seed, progress=progress,
-               device=run.device, desc=f"02 {name} seed {seed}")
+    cfg, m = run.cfg, shared or mnist.setup(run, progress=progress)
+    return _fit(run, m, method(name, student(seed), m.cache, cfg), m.train, cfg.student, seed,
+                f"{name}-seed{seed}", True, progress)
+
+
+def sweep_cell(run: config.Run, m, alpha: float, T: float, progress: bool = False) -> FitResult:
+    """One cell of the alpha x T sweep (Fig. 1): KD at (alpha, T), seed 0, ``sweep_epochs`` epochs,
+    tracked on the test set."""
+    cfg = run.cfg
+    return _fit(run, m, KD(student(0), m.cache, float(T), alpha), m.train,
+                cfg.student.but(epochs=cfg.sweep_epochs), 0, f"sweep/kd-alpha{alpha:g}-T{float(T):g}-seed0",
+                True, progress)
+
+
+def small_data(run: config.Run, m, name: str, frac: float, seed: int, progress: bool = False
+               ) -> tuple[TensorData, FitResult]:
+    """Hinton's small-data setting: the student on a seeded ``frac`` of the training set (the teacher
+    stays the one trained on all of it), with ``cfg.small``; returns the subset and the fit."""
+    cfg = run.cfg
+    subset = m.train.fraction(frac, seed)
+    res = _fit(run, m, method(name, student(seed), m.cache, cfg), subset, cfg.small, seed,
+               f"small/{name}-frac{frac:g}-seed{seed}", False, progress)
+    return subset, res
+
+
+def verdicts(runs: pd.DataFrame, kd: str, no_kd: str) -> pd.DataFrame:
+    """KD's gain per fraction of the training set against 2 seed-to-seed std (:func:`metrics.verdict`);
+    ``runs`` has one row per fraction, method and seed with its ``test_acc``."""
+    rows = []
+    for frac, part in runs.groupby("fraction"):
+        acc = part.set_index(["method", "seed"])["test_acc"]
+        gain, noise, word = metrics.verdict(acc[kd], acc[no_kd], better="KD beats no KD beyond 2 std")
+        rows.append({"fraction": frac, "KD gain": gain, "2 std": noise, "verdict": word})
+    return pd.DataFrame(rows).set_index("fraction")
+
+
+def results_vs_source(cfg: MnistKDSpec, *, teacher_acc: float, ce: tuple[float, float], kd: tuple[float, float],
+                      full: tuple[float, str], small: dict, best: tuple[float, float], params: float,
+                      flops: float) -> pd.DataFrame:
+    """This run beside seed 004 and Hinton et al. 2015: the teacher's test accuracy, the students' (mean,
+    std) test accuracy without (``ce``) and with KD, KD's (gain, verdict) on full data and at each small
+    fraction (``small``: fraction -> (gain, verdict)), the sweep's best (alpha, T) on val, and the
+    student / teacher ratios of parameters and FLOPs."""
+    hinton, fig = "Hinton et al. 2015, sec. 3", "seed 004, Fig. "
+    errors = lambda acc: (1 - acc) * 1e4
+    speech = f"soft targets {cfg.source_small_soft:.1f} % vs hard {cfg.source_small_hard:.1f} % (speech, 3 %)"
+    rows = [
+        ("teacher test errors (per 10k)", f"{errors(teacher_acc):.0f}",
+         f"{cfg.source_teacher_errors} (1200-1200 MLP, dropout + jitter)", hinton),
+        ("student without KD, test errors (per 10k)", f"{errors(ce[0]):.0f} ± {ce[1] * 1e4:.0f}",
+         f"{cfg.source_student_errors} (800-800 MLP)", hinton),
+        ("student with KD, test errors (per 10k)", f"{errors(kd[0]):.0f} ± {kd[1] * 1e4:.0f}",
+         f"{cfg.source_kd_errors} (800-800 MLP, T = 20)", hinton),
+        ("KD vs no KD, full data", f"{full[0]:+.4f} acc: {full[1]}", "KD better 'by a noticeable margin'", fig + "3"),
+        *[(f"KD vs no KD, {frac:g} of the training set", f"{gain:+.4f} acc: {word}", speech,
+           "Hinton et al. 2015, Table 5") for frac, (gain, word) in small.items()],
+        ("best (α, T) of the sweep, by mean val accuracy", f"α = {best[0]:g}, T = {best[1]:g}",
+         f"α = {cfg.best_alpha:g}, T = {cfg.best_T:g}", "seed 004, Figs. 1-2"),
+        ("student / teacher parameters", f"{params:.2f}x", "student has more", fig + "4"),
+        ("student / teacher FLOPs", f"{flops:.3f}x", "student needs far fewer", fig + "5"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "this run", "source", "reference"]).set_index("quantity")
 
 
 RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd")}
