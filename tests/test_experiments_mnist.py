@@ -4,12 +4,14 @@ import dataclasses
 
 import pandas as pd
 import pytest
+import torch
 
 from kdcourse import experiments
 from kdcourse.engine import TrainSpec
-from kdcourse.experiments import mnist, mnist_kd
+from kdcourse import data
+from kdcourse.experiments import mnist, mnist_kd, subclass
 
-MODULES = {"mnist": mnist, "02_mnist_kd": mnist_kd}
+MODULES = {"mnist": mnist, "02_mnist_kd": mnist_kd, "08_subclass_distillation": subclass}
 
 
 @pytest.mark.parametrize("notebook", sorted(MODULES))
@@ -80,3 +82,52 @@ def test_02_results_table_quotes_the_sources_from_the_spec():
     assert t.loc["student without KD, test errors (per 10k)", "this run"] == "200 ± 10"
     assert t.loc["KD vs no KD, 0.01 of the training set", "source"].startswith("soft targets 57.0 % vs hard 44.5 %")
     assert t.loc["best (α, T) of the sweep, by mean val accuracy", "source"] == "α = 0.9, T = 20"
+
+
+def test_08_paper_profile_is_mueller_et_al_2020():
+    p = subclass.PAPER
+    # Mueller, Kornblith & Hinton 2020, MNIST 0-4 vs 5-9: 12 epochs, Adam, batch 256, 5 subclasses per class
+    assert (p.two_class.classes, p.two_class.subclasses) == (2, 5)
+    assert (p.ten_class.classes, p.ten_class.subclasses) == (10, 2)          # seed 004 Task 1 Q12
+    assert p.teacher == TrainSpec(epochs=12, batch_size=256, lr=1e-3, optimizer="adam")
+    assert p.student == TrainSpec(epochs=12, batch_size=256, lr=1e-3, optimizer="adam")
+    # their demo colab: beta 1, negative-sampling temperature 1; student alpha 0.5, T 4; >= 3 seeds here
+    assert (p.beta, p.T_aux, p.T, p.alpha) == (1.0, 1.0, 4.0, 0.5)
+    assert len(p.seeds) >= 3 and len(subclass.PROFILES["cpu"].seeds) >= 3
+    # the colab's test accuracies (one run each, last of 12 epochs)
+    assert (p.source_teacher_acc, p.source_subclass_kd_acc, p.source_kd_acc, p.source_alone_acc) == \
+        (0.9935, 0.9901, 0.9872, 0.9853)
+    for spec in subclass.PROFILES.values():
+        assert (spec.beta, spec.T_aux, spec.T, spec.alpha) == (p.beta, p.T_aux, p.T, p.alpha)
+        assert spec.source_teacher_acc == p.source_teacher_acc
+
+
+def test_08_runs_name_the_teacher_and_three_students_of_each_layout():
+    assert {"teacher-2x5", "ce-2x5", "kd-2x5", "subclass_kd-2x5"} <= set(subclass.RUNS)
+    assert {"teacher-10x2", "subclass_kd-10x2"} <= set(subclass.RUNS)
+    assert subclass.PAPER.two_class.name == "2 classes x 5 subclasses"
+
+
+def test_08_relabel_keeps_the_images_and_groups_the_digits():
+    d = data.TensorData(torch.zeros(10, 1, 28, 28), torch.arange(10), "mnist", "test", "test",
+                        [str(i) for i in range(10)])
+    two = subclass.relabel(d, 2)
+    assert two.x is d.x and two.y.tolist() == [0] * 5 + [1] * 5 and two.classes == ["0-4", "5-9"]
+    assert torch.equal(subclass.relabel(d, 10).y, d.y)
+    with pytest.raises(ValueError, match="10 or 2 classes"):
+        subclass.relabel(d, 5)
+
+
+def test_08_shuffle_within_class_keeps_each_class_s_subclass_counts():
+    assigned = torch.tensor([0, 0, 1, 2, 5, 6, 6, 7])
+    classes = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    out = subclass.shuffled_within_class(assigned, classes, seed=0)
+    for c in (0, 1):
+        assert sorted(out[classes == c].tolist()) == sorted(assigned[classes == c].tolist())
+    assert torch.equal(out, subclass.shuffled_within_class(assigned, classes, seed=0))   # seeded
+
+
+def test_08_recovery_by_hand():
+    # subclasses [0, 0, 1, 1, 2] against digits [5, 5, 5, 6, 6]: purity 4/5, one-to-one 3/5, 3 subclasses used
+    r = subclass.recovery({"t": torch.tensor([0, 0, 1, 1, 2])}, torch.tensor([5, 5, 5, 6, 6]))
+    assert r.loc["t"].tolist() == pytest.approx([0.8, 0.6, 3])

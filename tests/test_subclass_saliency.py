@@ -1,4 +1,6 @@
-"""Subclass distillation (losses.subclass, models.subclass), saliency maps and the 08/09 profiles.
+"""Subclass distillation (losses.subclass, models.subclass, distillers.subclass) and saliency maps.
+
+The 08 / 09 profiles are pinned in tests/test_experiments_mnist.py.
 
 Expected values are worked by hand in the comments.
 """
@@ -8,7 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from kdcourse import config, data, losses, metrics, models, saliency, train
+from kdcourse import data, losses, metrics, models, saliency
+from kdcourse.distillers import SubclassKD, SubclassTeacher
+from kdcourse.engine import TrainSpec, fit
 
 
 # --------------------------------------------------------------------------- class logits from subclasses
@@ -88,17 +92,18 @@ def test_subclass_kd_is_kd_on_subclass_logits_and_objectives_add_up():
 
 
 # --------------------------------------------------------------------------- SubclassNet and fit
-def test_subclassnet_argmax_is_the_class_argmax():
+def test_subclassnet_forward_is_the_class_logits():
     net = models.SubclassNet(nn.Identity(), num_classes=2, subclasses=5)
     z = torch.randn(500, 10, generator=torch.Generator().manual_seed(1)) * 3
-    z[0] = 0.0                                   # a tie everywhere: the class column comes first
+    z[0] = 0.0                                   # a tie everywhere: class 0 comes first
     z[1] = torch.tensor([-50.0] * 5 + [9.0] + [-50.0] * 4)   # one dominant subclass of class 1
     out = net(z)
-    cls, sub = net.split(out)
-    assert torch.equal(sub, z)
-    assert torch.equal(out.argmax(1), losses.class_logits_from_subclass(z, 2).argmax(1))
-    assert out.argmax(1)[1].item() == 1 and (out.argmax(1) < 2).all()
-    assert torch.allclose(net.class_view()(z), cls)
+    assert out.shape == (500, 2) and torch.equal(net.subclass_logits(z), z)
+    assert torch.allclose(out, losses.class_logits_from_subclass(z, 2))
+    assert out.argmax(1)[0].item() == 0 and out.argmax(1)[1].item() == 1
+    # the subclass distillers read the subclass logits and score the class logits: fit's accuracy is the class's
+    teacher = SubclassTeacher(net)
+    assert torch.equal(teacher.outputs(z), z) and torch.allclose(teacher.scores(teacher.outputs(z)), out)
     with pytest.raises(ValueError, match="gives 10 outputs but 2 classes x 4 subclasses need 8"):
         models.SubclassNet(nn.Identity(), 2, 4)(z)
 
@@ -117,14 +122,13 @@ def test_fit_trains_a_subclass_teacher_and_student_with_class_accuracy():
     va, digits = _blobs(128, 1)
     torch.manual_seed(0)
     teacher = models.SubclassNet(nn.Sequential(nn.Flatten(), nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 4)), 2, 2)
-    res = train.fit(teacher, tr, va, objective=teacher.teacher_objective(beta=1.0), epochs=15, lr=1e-2,
-                    batch_size=64, progress=False)
-    class_acc = metrics.accuracy(teacher.class_view()(va.x).detach(), va.y)
+    res = fit(SubclassTeacher(teacher, beta=1.0), tr, va, TrainSpec(epochs=15, lr=1e-2, batch_size=64), progress=False)
+    class_acc = metrics.accuracy(teacher(va.x).detach(), va.y)
     assert res.history["val_acc"].iloc[res.best_epoch - 1] == pytest.approx(class_acc)
     assert class_acc > 0.95 and {"train_aux", "val_aux", "val_ce"} <= set(res.history.columns)
     student = models.SubclassNet(nn.Sequential(nn.Flatten(), nn.Linear(2, 4)), 2, 2)
-    res_s = train.fit(student, tr, va, objective=student.distillation_objective(T=4.0, alpha=0.5),
-                      teacher=teacher, epochs=10, lr=1e-2, batch_size=64, progress=False)
+    res_s = fit(SubclassKD(student, teacher, T=4.0, alpha=0.5), tr, va, TrainSpec(epochs=10, lr=1e-2, batch_size=64),
+                progress=False)
     assert res_s.best()["val_acc"] > 0.9 and "val_kd" in res_s.history.columns
 
 
@@ -188,22 +192,3 @@ def test_purity_and_matched_accuracy_by_hand():
     assert metrics.cluster_purity(clusters, labels) == pytest.approx(0.8)
     # one-to-one: 0 -> 5 (2), and 6 to either 1 or 2 (1): 3 / 5
     assert metrics.matched_accuracy(clusters, labels) == pytest.approx(0.6)
-
-
-# --------------------------------------------------------------------------- profiles
-def test_paper_profile_of_08_is_mueller_et_al_2020():
-    s = config.settings("08_subclass_distillation", "paper")
-    # Mueller, Kornblith & Hinton 2020, MNIST 0-4 vs 5-9: 12 epochs, Adam, batch 256, 5 subclasses per class
-    assert s["two_class"] == dict(classes=2, subclasses=5)
-    assert s["teacher"] == dict(epochs=12, batch_size=256, lr=1e-3)
-    assert s["student"] == dict(epochs=12, batch_size=256, lr=1e-3)
-    # their demo colab: beta 1, negative-sampling temperature 1; student alpha 0.5, T 4; >= 3 seeds here
-    assert (s["beta"], s["T_aux"], s["T"], s["alpha"]) == (1.0, 1.0, 4.0, 0.5)
-    assert len(s["seeds"]) >= 3 and len(config.settings("08_subclass_distillation", "cpu")["seeds"]) >= 3
-
-
-def test_profiles_of_08_and_09_have_all_three_rows():
-    for notebook in ("08_subclass_distillation", "09_saliency"):
-        assert set(config.PROFILES[notebook]) == set(config.PROFILE_NAMES)
-    assert config.settings("09_saliency", "paper")["n_compare"] >= 200
-    assert config.settings("09_saliency", "cpu")["n_compare"] >= 200

@@ -34,6 +34,12 @@ PROFILES = profiles(
                    {"n_train": 1500, "n_val": 300, "n_test": 500, "teacher.epochs": 2, "min_teacher_acc": 0.80}))
 
 
+def splits(profile: str) -> dict[str, data.TensorData]:
+    """MNIST's fixed train / val / test splits at the profile's sizes (the digits as labels)."""
+    cfg = PROFILES[profile]
+    return {s: data.load("mnist", s, getattr(cfg, f"n_{s}")) for s in data.SPLITS}
+
+
 def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
     """MNIST's train / val / test splits at the profile's sizes and the teacher CNN trained on them.
 
@@ -41,14 +47,14 @@ def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
     ``teacher_test_acc`` and ``cache`` (a TeacherCache of the teacher shared by every student).
     """
     cfg = PROFILES[run.profile]
-    splits = {s: data.load("mnist", s, getattr(cfg, f"n_{s}")) for s in data.SPLITS}
+    sets = splits(run.profile)
     config.seed_everything(0)
-    teacher = fit(CrossEntropy(models.TeacherCNN()), splits["train"], splits["val"], cfg.teacher,
+    teacher = fit(CrossEntropy(models.TeacherCNN()), sets["train"], sets["val"], cfg.teacher,
                   checkpoint=config.checkpoints_dir(run.profile) / "mnist_teacher_cnn.pt",
                   progress=progress, desc="MNIST teacher CNN", device=run.device)
-    test_acc = accuracy(teacher.model, splits["test"])
+    test_acc = accuracy(teacher.model, sets["test"])
     if test_acc < cfg.min_teacher_acc:
         raise RuntimeError(f"the MNIST teacher reached {test_acc:.4f} test accuracy, below the "
                            f"profile's floor {cfg.min_teacher_acc}; delete its checkpoint and retrain")
-    return SimpleNamespace(**splits, teacher=teacher.model, teacher_fit=teacher, teacher_test_acc=test_acc,
+    return SimpleNamespace(**sets, teacher=teacher.model, teacher_fit=teacher, teacher_test_acc=test_acc,
                            cache=TeacherCache(teacher.model))
