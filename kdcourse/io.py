@@ -1,10 +1,13 @@
-"""Atomic file writes: a reader never sees half a file, and a crash never destroys the old one."""
+"""Atomic file writes (a reader never sees half a file, a crash never destroys the old one) and file locks."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -32,3 +35,24 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_torch_save(obj, path: Path) -> None:
     """``torch.save`` through :func:`atomic_write`."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a hidden ``.<name>.lock`` beside it) for the ``with`` block.
+
+    A second process asking for the same lock waits, saying so once, until the first is done: two
+    notebooks that need the same teacher train it once, and the second loads the first's checkpoint.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process to finish {what or path.name} ...", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

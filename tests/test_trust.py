@@ -9,7 +9,7 @@ import torch
 from kdcourse import config, data, models
 from kdcourse.data import TensorData
 from kdcourse.distillers import KD, CrossEntropy
-from kdcourse.engine import TeacherCache, TrainSpec, fit
+from kdcourse.engine import TeacherCache, TrainSpec, fit, predict
 from kdcourse.engine.checkpoint import remove_partial_files
 from kdcourse.engine.loop import TrainingDiverged
 
@@ -44,7 +44,7 @@ def test_a_huge_learning_rate_stops_and_keeps_the_last_good_checkpoint(mnist, tm
         fit(CrossEntropy(mlp()), tr, va, SPEC.but(lr=1e9, optimizer="sgd"), checkpoint=tmp_path / "huge.pt",
             progress=False)
     assert path.read_bytes() == before and good.history["val_acc"].notna().all()
-    assert not list(tmp_path.glob(".huge.pt.*")), "no partial file is left behind"
+    assert not list(tmp_path.glob(".huge.pt.*.pt")), "no partial file is left behind"
 
 
 def test_a_checkpoint_of_another_data_set_or_teacher_or_epochs_names_the_fields(mnist, tmp_path):
@@ -108,3 +108,46 @@ def test_an_unknown_offline_value_is_an_error(monkeypatch):
     monkeypatch.setenv("KDCOURSE_OFFLINE", "maybe")
     with pytest.raises(ValueError, match="KDCOURSE_OFFLINE must be .* got 'maybe'"):
         config.offline()
+
+
+def test_teacher_logits_on_disk_equal_live_ones_and_spare_the_teacher(mnist, tmp_path):
+    tr, _ = mnist
+    config.seed_everything(3)
+    teacher = models.MLP(784, (16,))
+    first = TeacherCache(teacher, store=tmp_path).logits(tr)
+    assert torch.equal(first, predict(teacher, tr)) and len(list(tmp_path.glob("logits-*.pt"))) == 1
+    calls = []
+    teacher.register_forward_hook(lambda *a: calls.append(1))
+    again = TeacherCache(teacher, store=tmp_path).logits(tr)   # another process would do the same
+    assert torch.equal(again, first) and not calls, "the second cache reads the disk, not the teacher"
+    with torch.no_grad():
+        next(teacher.parameters()).add_(1.0)
+    changed = TeacherCache(teacher, store=tmp_path).logits(tr)
+    assert calls and not torch.equal(changed, first), "other weights, other key: the teacher runs again"
+
+
+JOB = """
+import sys, time
+from kdcourse import config, data, models
+from kdcourse.distillers import CrossEntropy
+from kdcourse.engine import TrainSpec, fit
+tr, va = data.load("mnist", "train", 600), data.load("mnist", "val", 200)
+config.seed_everything(0)
+res = fit(CrossEntropy(models.MLP(784, (32,))), tr, va, TrainSpec(epochs=3, batch_size=50), checkpoint=sys.argv[1],
+          progress=False)
+print("loaded" if res.resumed_from == 3 else "trained", float(res.history["val_acc"].iloc[-1]))
+"""
+
+
+def test_two_processes_racing_for_one_checkpoint_train_it_once(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "shared_teacher.pt"
+    env = {**os.environ, "PYTHONPATH": str(config.REPO), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", JOB, str(path)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    words = sorted(out.split()[0] for out, _ in outs)
+    assert words == ["loaded", "trained"], outs
+    assert len({out.split()[1] for out, _ in outs}) == 1, "both processes end with the same model"

@@ -9,12 +9,15 @@ inputs the teacher runs live on each batch instead.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..data import TensorData
+from ..io import atomic_torch_save
 from . import hooks
+from .fingerprint import data_fingerprint, fingerprint
 from .evaluate import predict
 
 Tensor = torch.Tensor
@@ -25,26 +28,46 @@ class TeacherCache:
 
     ``logits(data)`` runs the teacher over ``data`` the first time and stores
     the result, aligned with the sample index; later calls cost nothing.
-    ``live(x)`` runs it on a batch, for augmented inputs.  ``features_of(data,
+    ``live(x)`` runs it on a batch, for augmented inputs.  With ``store`` (a folder) the logits also
+    go to disk, keyed by a hash of the teacher's weights and of the data, so other processes (another
+    notebook, a headless run) load them instead of running the teacher again.  ``features_of(data,
     layers)`` and ``live_features(x, layers)`` do the same for features read by
     hooks (:mod:`kdcourse.engine.hooks`), for feature methods.  The cache is
     keyed by the identity of ``data.x``: pass the same TensorData each time.
     """
 
-    def __init__(self, teacher: nn.Module, batch_size: int = 256):
+    def __init__(self, teacher: nn.Module, batch_size: int = 256, store: str | Path | None = None):
         self.teacher = teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
-        self.batch_size = batch_size
+        self.batch_size, self.store = batch_size, None if store is None else Path(store)
         self._store: dict[int, tuple[Tensor, Tensor]] = {}
         self._features: dict[tuple, tuple[Tensor, list[Tensor]]] = {}  # (data, layers) -> features
+        self._weights: str | None = None
+
+    def _on_disk(self, data, compute):
+        """``compute()``, or its result from ``store`` (keyed by the teacher's weights and the data's content),
+        written there atomically the first time.  Without a store, just ``compute()``."""
+        if self.store is None or not hasattr(data, "x"):
+            return compute()
+        if self._weights is None:   # the teacher is frozen: its weights are hashed once
+            self._weights = fingerprint(*self.teacher.state_dict().values())
+        file = self.store / f"logits-{self._weights}-{data_fingerprint(data)}-b{self.batch_size}.pt"
+        if file.is_file():
+            logits = torch.load(file, weights_only=True)
+            if logits.shape[0] == len(data):
+                return logits
+        logits = compute()
+        atomic_torch_save(logits, file)
+        return logits
 
     def logits(self, data: TensorData) -> Tensor:
         """The teacher's logits of every sample of ``data`` (on the CPU), computed the first time only."""
         rows = getattr(data, "x", data)   # a streaming set is keyed by itself
         hit = self._store.get(id(rows))
         if hit is None or hit[0] is not rows:
-            hit = self._store[id(rows)] = (rows, predict(self.teacher, data, self.batch_size))
+            logits = self._on_disk(data, lambda: predict(self.teacher, data, self.batch_size))
+            hit = self._store[id(rows)] = (rows, logits)
         return hit[1]
 
     def live(self, x: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..io import atomic_torch_save
+from .fingerprint import data_fingerprint, fingerprint
 
 ENTRIES = ("signature", "epoch", "distiller", "optimizer", "scheduler", "rows", "selection", "rng")
 
@@ -34,23 +35,6 @@ def load_checkpoint(path: str | Path) -> dict:
             f"{str(exc)[:200]}). It was left untouched: move or delete it to train afresh.") from exc
 
 
-def fingerprint(*tensors: torch.Tensor) -> str:
-    """A short content hash of tensors (their bytes, shapes and dtypes)."""
-    h = hashlib.sha1()
-    for t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()[:16]
-
-
-def data_fingerprint(data) -> str:
-    """In-memory data: a hash of its inputs and labels; a streaming set: of its source and labels."""
-    if hasattr(data, "x"):
-        return fingerprint(data.x, data.y)
-    return fingerprint(data.y) + ":" + hashlib.sha1(str(data.source).encode()).hexdigest()[:8]
-
-
 def signature(distiller, spec, train, val, seed: int) -> dict:
     """What a checkpoint must agree on to be resumed (see the module's docstring)."""
     student = distiller.student
@@ -63,8 +47,12 @@ def signature(distiller, spec, train, val, seed: int) -> dict:
             "val_data": data_fingerprint(val), **spec.signature(), "seed": seed}
 
 
-def resume(path: Path | None, sig: dict) -> dict | None:
-    """The saved state at ``path`` if it exists and was written by the same run; None if there is none."""
+def resume(path: Path | None, sig: dict, clean: bool = False) -> dict | None:
+    """The saved state at ``path`` if it exists and was written by the same run; None if there is none.
+
+    ``clean`` (the writer, holding the checkpoint's lock) first deletes partial files of killed writes."""
+    if clean:
+        remove_partial_files(path)
     if path is None or not path.exists():
         return None
     state = load_checkpoint(path)
@@ -82,7 +70,7 @@ def resume(path: Path | None, sig: dict) -> dict | None:
 
 
 def prepare(path: Path) -> None:
-    """Before any training: the checkpoint's folder exists and is writable; stale partial files are gone."""
+    """Before any training: the checkpoint's folder exists and is writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -91,7 +79,6 @@ def prepare(path: Path) -> None:
     if not os.access(path.parent, os.W_OK):
         raise PermissionError(f"the checkpoint folder {path.parent} is not writable: fix its permissions, choose "
                               "another place with KDCOURSE_DATA, or pass checkpoint=None")
-    remove_partial_files(path)
 
 
 def remove_partial_files(path: Path) -> list[Path]:

@@ -8,6 +8,7 @@ cache (:mod:`.cache`), feature hooks (:mod:`.hooks`) and torch.distributed
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import TensorData
+from ..io import file_lock
 from . import checkpoint as ckpt
 from . import distributed as ddp
 from . import optim
@@ -138,11 +140,13 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
     track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
     sig = ckpt.signature(distiller, spec, train, val, seed)
-    if path is not None and ddp.is_main():
+    mine = path is not None and ddp.is_main()   # rank 0 alone locks and writes
+    if mine:
         ckpt.prepare(path)
-    with distiller:   # attaches the method's feature hooks; they come off whatever happens
+    lock = file_lock(path, f"training {path.name}") if mine else contextlib.nullcontext()
+    with lock, distiller:   # one process per checkpoint; the method's feature hooks come off whatever happens
         torch.manual_seed(seed)
-        rows, selector, start = _restore(ckpt.resume(path, sig), distiller, opt, sched, spec)
+        rows, selector, start = _restore(ckpt.resume(path, sig, clean=mine), distiller, opt, sched, spec)
         bar = tqdm(range(start, spec.epochs), desc=desc or distiller.name, unit="epoch", leave=True,
                    disable=not progress or selector.stopped or not ddp.is_main())
         for epoch in bar:
@@ -162,7 +166,7 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
             rows.append(row)
             selector.update(row, distiller.student)
             bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
-            if path is not None and ddp.is_main():
+            if mine:
                 ckpt.save(path, {"signature": sig, "epoch": epoch + 1, "distiller": distiller.state_dict(),
                                  "optimizer": opt.state_dict(), "rows": rows, "selection": selector.state,
                                  "scheduler": sched.state_dict() if sched is not None else None,
