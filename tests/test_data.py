@@ -60,10 +60,23 @@ def test_missing_offline_says_what_was_tried(tmp_path):
 
 
 def test_unknown_name_and_split():
-    with pytest.raises(ValueError, match="known: .*'digits'.*'fashion_mnist'.*'mnist'"):
+    with pytest.raises(ValueError, match="known: .*'cifar10'.*'cifar100'.*'digits'.*'fashion_mnist'.*"
+                                        "'imagenet10'.*'mhist'.*'mnist'"):
         data.load("cifar11")
     with pytest.raises(ValueError, match="split must be one of"):
         data.load("digits", "validation")
+    with pytest.raises(ValueError, match="unknown data set 'cifar10' for load_mnist_like; known: "
+                                        r"\['digits', 'fashion_mnist', 'mnist'\]"):
+        data.load_mnist_like("cifar10")
+
+
+def test_load_passes_root_offline_and_seed_through(fake_mnist):
+    root, arrays = fake_mnist
+    a = data.load("mnist", "test", 40, root=root, offline=True, seed=1)
+    b = data.load("mnist", "test", 40, root=root, offline=True, seed=2)
+    assert len(a) == len(b) == 40 and not torch.equal(a.y, b.y)
+    assert set(a.y.tolist()) <= set(arrays["t10k"][1].tolist())
+    assert torch.equal(a.x, data.load_mnist_like("mnist", "test", 40, root=root, seed=1).x)
 
 
 def test_corrupt_cache_is_rebuilt(fake_mnist):

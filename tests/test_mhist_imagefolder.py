@@ -88,10 +88,19 @@ def test_load_mhist_prefers_real_mhist_and_keeps_proportions(fake_mhist):
 
 def test_mhist_absent_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KDCOURSE_DATA", str(tmp_path))
-    with pytest.raises(data.DataNotFoundError, match="MHIST is not available.*bmirds.github.io/MHIST"):
+    with pytest.raises(data.DataNotFoundError, match="MHIST is not available.*bmirds.github.io/MHIST") as err:
         mhist.MHIST(split="train")
+    assert f"Tried: {tmp_path / 'mhist' / 'annotations.csv'} (absent)" in str(err.value)
     with pytest.raises(data.DataNotFoundError):
         mhist.load_mhist("test", allow_standin=False)
+    with pytest.raises(data.DataNotFoundError, match="MHIST is not available"):
+        data.load("mhist", "test")      # load() never falls back to the stand-in
+
+
+def test_mhist_root_may_be_the_folder_above(fake_mhist):
+    assert mhist.find_root(fake_mhist) == fake_mhist == mhist.find_root(fake_mhist.parent)
+    d = data.load("mhist", "test", root=fake_mhist.parent)
+    assert d.name == "MHIST" and d.y.tolist() == [0, 0, 1] and d.source == f"MHIST at {fake_mhist}"
 
 
 def test_mhist_bad_files_are_named(tmp_path):
@@ -186,6 +195,19 @@ def test_imagefolder_errors(tmp_path, monkeypatch):
     (tmp_path / "f" / "test" / "sunglasses").rename(tmp_path / "f" / "test" / "parachute")
     with pytest.raises(ValueError, match="classes .* differ from train"):
         data.load_imagefolder(tmp_path / "f", "test", size=4)
+
+
+def test_load_imagenet10_reads_the_folder_under_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDCOURSE_DATA", str(tmp_path))
+    write_image_folder(tmp_path / "imagenet10")
+    d = imagefolder.load_imagenet10("val", size=4)
+    same = data.load_imagefolder(tmp_path / "imagenet10", "val", size=4)
+    assert torch.equal(d.x, same.x) and d.y.tolist() == [0, 1] and d.classes == ["banana", "sunglasses"]
+    assert d.source == f"image folder {tmp_path / 'imagenet10'} (seed 000 III-C preprocessing at 4 px)"
+    assert torch.equal(data.load("imagenet10", "val", size=4, root=tmp_path / "imagenet10").x, d.x)
+    assert data.load("imagenet10", "train", size=4).x.shape == (4, 3, 4, 4)
+    with pytest.raises(ValueError, match="split must be one of"):
+        imagefolder.load_imagenet10("dev")
 
 
 def test_imagenet10_standin_has_seed_000s_sizes(fake_fashion):

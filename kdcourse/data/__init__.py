@@ -1,24 +1,42 @@
 """Data sets as in-memory tensors; one file per family, all re-exported here.
 
-core       the source chain (cache -> offline mirror -> download -> clear error), MNIST,
-           Fashion-MNIST, scikit-learn digits, TensorData, fetch_offline_mirrors
-mhist      MHIST(root, split, transform): the annotations.csv + images/ reader; load_mhist (MHIST or its
-           named stand-in, Fashion-MNIST T-shirt/top vs Shirt at MHIST's sizes)
-imagefolder  seed 000 section III-C preprocessing of an image folder (pad / crop, standardise, .pt
-           cache); imagenet10_standin, notebook 04's named Fashion-MNIST stand-in
-cifar      CIFAR-10/100 loader (cache -> unpacked batches -> torchvision download -> clear error),
-           random_shift_flip augmentation, shrink (14-px stand-ins), two_classes (binary tasks)
-"""
-from .core import (DATASETS, SPLITS, DataNotFoundError, Spec, TensorData, fetch_offline_mirrors, load,
-                   read_idx)
+``load(name, split, n, **options)`` loads any of them: mnist, fashion_mnist,
+digits, cifar10, cifar100, mhist, imagenet10 (registry.py lists each one's
+options).  Modules:
 
-__all__ = ["DATASETS", "SPLITS", "DataNotFoundError", "Spec", "TensorData", "fetch_offline_mirrors", "load",
-           "read_idx"]
+registry     load() and LOADERS, the registry of every data set's loader (name -> function)
+core         the source chain (cache -> offline mirror -> download -> clear error) for MNIST,
+             Fashion-MNIST and scikit-learn digits (load_mnist_like); TensorData, DataNotFoundError,
+             split_rows / subset_rows, fetch_offline_mirrors
+cifar        CIFAR-10/100 loader (cache -> unpacked batches -> torchvision download -> clear error),
+             random_shift_flip augmentation, shrink (14-px stand-ins), two_classes (binary tasks)
+mhist        MHIST(root, split, transform): the annotations.csv + images/ reader; load_mhist (MHIST, or
+             its named stand-in unless allow_standin=False)
+imagefolder  seed 000 section III-C preprocessing of an image folder (pad / crop, standardise, .pt
+             cache), load_imagefolder; load_imagenet10 (<KDCOURSE_DATA>/imagenet10)
+standins     the named offline stand-ins, asked for by name only: mhist_standin (Fashion-MNIST
+             T-shirt/top vs Shirt at MHIST's sizes), imagenet10_standin (notebook 04's Fashion-MNIST
+             at seed 000's sizes)
+
+The data layer imports nothing of the package but kdcourse.config and kdcourse.io.
+"""
+from .core import (DATASETS, SPLITS, DataNotFoundError, Spec, TensorData, fetch_offline_mirrors,
+                   load_mnist_like, read_idx)
+
+__all__ = ["DATASETS", "SPLITS", "DataNotFoundError", "Spec", "TensorData", "fetch_offline_mirrors",
+           "load_mnist_like", "read_idx"]
 
 from . import imagefolder, mhist  # noqa: E402
-from .imagefolder import imagenet10_standin, load_imagefolder  # noqa: E402
+from .imagefolder import load_imagefolder, load_imagenet10  # noqa: E402
 from .mhist import MHIST, load_mhist  # noqa: E402
-__all__ += ["imagefolder", "mhist", "imagenet10_standin", "load_imagefolder", "MHIST", "load_mhist"]
+__all__ += ["imagefolder", "mhist", "load_imagefolder", "load_imagenet10", "MHIST", "load_mhist"]
 
 from .cifar import CIFAR, load_cifar, random_shift_flip, shrink, two_classes  # noqa: E402
 __all__ += ["CIFAR", "load_cifar", "random_shift_flip", "shrink", "two_classes"]
+
+from . import standins  # noqa: E402
+from .standins import imagenet10_standin, mhist_standin  # noqa: E402
+__all__ += ["standins", "imagenet10_standin", "mhist_standin"]
+
+from .registry import LOADERS, load, options_of  # noqa: E402
+__all__ += ["LOADERS", "load", "options_of"]

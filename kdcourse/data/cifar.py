@@ -1,8 +1,9 @@
 """CIFAR-10 / CIFAR-100 (Krizhevsky 2009) as in-memory tensors, their augmentation, and binary tasks.
 
-CIFAR is not available from any package registry, so it is never offline
-here.  ``load_cifar(name, split)`` walks its own source chain and says which
-source served it in ``.source``:
+CIFAR is not available from any package registry, so there is no offline
+mirror.  ``load_cifar(name, split)`` (what ``data.load("cifar10", ...)`` and
+``data.load("cifar100", ...)`` call, see registry.py) walks its own source
+chain and says which source served it in ``.source``:
 
 1. the local cache ``<KDCOURSE_DATA>/cache/<name>.pt`` (uint8 tensors);
 2. the python-pickle batches that torchvision downloads, in
@@ -11,7 +12,9 @@ source served it in ``.source``:
    ``cifar-10-python.tar.gz`` there to use CIFAR offline;
 3. ``torchvision.datasets.CIFAR10/100(download=True)`` (skipped when
    ``KDCOURSE_OFFLINE=1``);
-4. a :class:`DataNotFoundError` naming what was tried and how to get it.
+4. a :class:`DataNotFoundError` naming what was tried (each source, with
+   its path) and how to get the data: the archive's address, the folder it
+   must unpack to, or unsetting ``KDCOURSE_OFFLINE`` for the download.
 
 Splits as for MNIST: ``val`` is a fixed, seeded 5,000 of the 50,000 training
 images, ``train`` the other 45,000, ``test`` the official 10,000.  Images are
@@ -32,7 +35,7 @@ import torch
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import SPLITS, DataNotFoundError, TensorData, record, split_rows
+from .core import SPLITS, TensorData, not_available, record, split_rows
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,29 @@ class CifarSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     torchvision: str
+    archive: str           # what https://www.cs.toronto.edu/~kriz/ serves
 
 
 CIFAR: dict[str, CifarSpec] = {
     "cifar10": CifarSpec("CIFAR-10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
                          "test_batch", "labels", "batches.meta", "label_names",
-                         (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "CIFAR10"),
+                         (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "CIFAR10",
+                         "cifar-10-python.tar.gz"),
     "cifar100": CifarSpec("CIFAR-100", "cifar-100-python", ("train",), "test", "fine_labels", "meta",
-                          "fine_label_names", (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), "CIFAR100"),
+                          "fine_label_names", (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), "CIFAR100",
+                          "cifar-100-python.tar.gz"),
 }
 VAL_SIZE = 5000
-HOW_TO_GET = ("CIFAR is not in any package registry: allow the download (unset KDCOURSE_OFFLINE), or unpack "
-              "https://www.cs.toronto.edu/~kriz/{archive} into <KDCOURSE_DATA> (default data/)")
+HOW_TO_GET = ("download https://www.cs.toronto.edu/~kriz/{archive} and unpack it into {root} "
+              "(`tar xzf {archive} -C {root}`), so that {root}/{folder}/ holds {files}; or unset KDCOURSE_OFFLINE "
+              "to let torchvision download it into {root}/torchvision (CIFAR is in no package registry, so there "
+              "is no offline mirror to install)")
+
+
+def how_to_get(spec: CifarSpec, root: Path) -> str:
+    """Where to put the unpacked archive under ``root``, file by file, or how to allow the download."""
+    files = ", ".join(spec.train_files + (spec.test_file,)) + f" and {spec.meta_file}"
+    return HOW_TO_GET.format(archive=spec.archive, root=root, folder=spec.folder, files=files)
 
 
 def _unpickle(path: Path) -> dict:
@@ -102,9 +116,9 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
             arrays, origin = read_batches(folder, spec), f"CIFAR batches at {folder}"
             break
         except FileNotFoundError as exc:
-            tried.append(f"{folder} (absent: {Path(str(exc)).name})")
+            tried.append(f"CIFAR batches at {folder} (absent: {Path(str(exc)).name})")
         except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
-            tried.append(f"{folder} (unreadable: {exc.__class__.__name__})")
+            tried.append(f"CIFAR batches at {folder} (unreadable: {exc.__class__.__name__})")
     if arrays is None:
         if offline:
             tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
@@ -117,9 +131,7 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
             except Exception as exc:
                 tried.append(f"torchvision download (failed: {exc.__class__.__name__}: {str(exc)[:200]})")
     if arrays is None:
-        archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
-        raise DataNotFoundError(f"{spec.title} is not available. Tried: " + "; ".join(tried)
-                                + ". To get it: " + HOW_TO_GET.format(archive=archive) + ".")
+        raise not_available(spec.title, tried, how_to_get(spec, root))
     arrays = {**arrays, "origin": origin}
     atomic_torch_save(arrays, cache)
     return arrays, origin
@@ -130,6 +142,8 @@ def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: s
     """Load ``split`` of CIFAR-10 (``"cifar10"``) or CIFAR-100 (``"cifar100"``) as normalised tensors.
 
     ``n`` keeps a seeded random subset of that many images (None: all).
+    ``root``: the data folder (default ``KDCOURSE_DATA``); ``offline``: never
+    download (default ``KDCOURSE_OFFLINE``).  Also ``data.load(name, ...)``.
     """
     if name not in CIFAR:
         raise ValueError(f"unknown CIFAR data set {name!r}; choose one of {sorted(CIFAR)}")

@@ -1,7 +1,7 @@
-"""Data sets as in-memory tensors, resolved through a chain of sources.
+"""MNIST, Fashion-MNIST and scikit-learn's digits, resolved through a chain of sources; TensorData.
 
-``load(name, split)`` tries, in order, and records which one served it in
-``.source``:
+``load_mnist_like(name, split)`` (what ``data.load("mnist", ...)`` calls, see
+registry.py) tries, in order, and records which one served it in ``.source``:
 
 1. the local cache ``<KDCOURSE_DATA>/cache/<name>.pt`` (uint8 tensors);
 2. offline mirrors installed by a package manager, read as raw IDX files:
@@ -17,6 +17,11 @@ scikit-learn's 8x8 ``digits`` ship inside scikit-learn and are always there.
 Splits: ``train`` and ``val`` are a fixed partition of the official training
 set (the last 5,000 images of a seeded permutation are ``val``), ``test`` is
 the official test set, so no model is ever chosen on test data.
+
+Shared by every loader of the package: :class:`TensorData`,
+:class:`DataNotFoundError` (raised through :func:`not_available`, so that every
+message says what was tried and how to get the data), :func:`split_rows`,
+:func:`subset_rows` and :func:`record`.
 """
 from __future__ import annotations
 
@@ -57,6 +62,11 @@ CHECKSUMS = _read_checksums()  # file name -> sha256 of the known offline mirror
 
 class DataNotFoundError(FileNotFoundError):
     """No source could provide a data set; the message says how to get it."""
+
+
+def not_available(title: str, tried: list[str], how_to_get: str) -> DataNotFoundError:
+    """The error of every loader when no source has a data set: each source tried, then how to get it."""
+    return DataNotFoundError(f"{title} is not available. Tried: " + "; ".join(tried) + f". To get it: {how_to_get}.")
 
 
 @dataclass
@@ -190,9 +200,6 @@ def _download(spec: Spec, root: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-
-
-
 def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tensor], str]:
     """Walk the source chain for the full train/test arrays of ``name``."""
     spec = DATASETS[name]
@@ -226,8 +233,7 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tens
             except Exception as exc:
                 tried.append(f"torchvision download (failed: {exc})")
     if arrays is None:
-        raise DataNotFoundError(f"{spec.title} is not available. Tried: " + "; ".join(tried)
-                                + f". To get it: {spec.how_to_get}.")
+        raise not_available(spec.title, tried, spec.how_to_get)
     atomic_torch_save({**arrays, "origin": origin}, cache)
     return arrays, origin
 
@@ -243,15 +249,17 @@ def _digits() -> tuple[dict[str, torch.Tensor], str]:
             "scikit-learn load_digits (bundled with scikit-learn)")
 
 
-def load(name: str, split: str = "train", n: int | None = None, *, root: str | Path | None = None,
-         offline: bool | None = None, seed: int = 0) -> TensorData:
-    """Load ``split`` of data set ``name`` as normalised tensors.
+def load_mnist_like(name: str, split: str = "train", n: int | None = None, *, root: str | Path | None = None,
+                    offline: bool | None = None, seed: int = 0) -> TensorData:
+    """Load ``split`` of ``name`` (a key of :data:`DATASETS`: mnist, fashion_mnist, digits) as normalised tensors.
 
     ``n`` keeps a seeded random subset of that many images (the smoke
-    profile's tiny real subsets); ``None`` keeps the whole split.
+    profile's tiny real subsets); ``None`` keeps the whole split.  ``root``:
+    the data folder (default ``KDCOURSE_DATA``); ``offline``: never download
+    (default ``KDCOURSE_OFFLINE``).  Use it through ``data.load(name, ...)``.
     """
     if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; known: {sorted(DATASETS)}")
+        raise ValueError(f"unknown data set {name!r} for load_mnist_like; known: {sorted(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     spec = DATASETS[name]

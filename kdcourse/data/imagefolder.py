@@ -1,10 +1,16 @@
-"""Image folders at seed 000's preprocessing (section III-C), and notebook 04's offline stand-in.
+"""Image folders at seed 000's preprocessing (section III-C); ImageNet-10, seed 000's 10-class subset.
 
 Seed 000 distils a ResNet34 into a ResNet18 on a 10-class ImageNet subset
 (780 training and 260 validation images per class, 2,600 test images).  The
 user supplies it in torchvision's ImageFolder layout::
 
     root/train/<class>/<image>   root/val/<class>/<image>   root/test/<class>/<image>
+
+at ``<KDCOURSE_DATA>/imagenet10`` for ``data.load("imagenet10", split)``
+(:func:`load_imagenet10`; or pass that folder, or the one above it, as
+``root``), which raises :class:`DataNotFoundError` naming the folders it
+looked at when they are absent; nothing is downloaded.
+:func:`load_imagefolder` reads any folder of that layout.
 
 Section III-C's preprocessing, step by step (:func:`preprocess`):
 
@@ -20,10 +26,9 @@ Section III-C's preprocessing, step by step (:func:`preprocess`):
    cached under ``<KDCOURSE_DATA>/cache`` (4 times smaller than float32;
    steps 2-3 are exact and cheap on load).
 
-:func:`imagenet10_standin` is the named offline stand-in: Fashion-MNIST's 10
-classes at seed 000's sizes (780 / 260 / 260 images per class), 28 x 28
-images padded symmetrically to ``size`` (32) by the same step 1, grey
-repeated over 3 channels, standardised by the same step 3.
+Notebook 04's named offline stand-in, ``imagenet10_standin`` (Fashion-MNIST
+at seed 000's sizes, through the same steps 1 and 3), lives in standins.py;
+``imagefolder.imagenet10_standin`` and ``imagefolder.STANDIN_*`` still answer.
 """
 from __future__ import annotations
 
@@ -36,11 +41,26 @@ import torch.nn.functional as F
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import DATASETS, DataNotFoundError, TensorData, _resolve, record, subset_rows
+from .core import DataNotFoundError, TensorData, not_available, record, subset_rows
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
-STANDIN_NAME = "Fashion-MNIST (stand-in for seed 000's ImageNet-10)"
-STANDIN_PER_CLASS = {"train": 780, "val": 260, "test": 260}   # seed 000 section III-C
+IMAGENET10_TITLE = "ImageNet-10 (seed 000's 10-class ImageNet subset)"
+IMAGENET10_HOW_TO_GET = (
+    "it is not distributed: build it from ImageNet (image-net.org), 780 training, 260 validation and 260 test "
+    "images of each of its 10 classes, in torchvision's ImageFolder layout <folder>/train/<class>/*.JPEG, "
+    "<folder>/val/<class>/*.JPEG, <folder>/test/<class>/*.JPEG, and put <folder> at <KDCOURSE_DATA>/imagenet10 "
+    "(here {default}) or pass it as root=. Nothing is downloaded, so KDCOURSE_OFFLINE changes nothing. The named "
+    "stand-in is a separate call: kdcourse.data.standins.imagenet10_standin()")
+_MOVED = {"imagenet10_standin": "imagenet10_standin", "STANDIN_NAME": "IMAGENET10_STANDIN_NAME",
+          "STANDIN_PER_CLASS": "IMAGENET10_STANDIN_PER_CLASS"}
+
+
+def __getattr__(name: str):
+    """The stand-in's old names here (``imagenet10_standin``, ``STANDIN_*``): it lives in standins.py now."""
+    if name in _MOVED:
+        from . import standins
+        return getattr(standins, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pad_or_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -147,46 +167,30 @@ def load_imagefolder(root: str | Path, split: str = "train", size: int = 224, n:
     return record(data)
 
 
-def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = None,
-                       root: str | Path | None = None, offline: bool | None = None) -> TensorData:
-    """The named offline stand-in for seed 000's 10-class ImageNet subset (module docstring).
+def find_imagenet10(root: str | Path | None = None, split: str = "train") -> Path:
+    """The ImageNet-10 folder holding ``train`` and ``split``: ``root`` or ``root/imagenet10`` if given, else
+    ``<KDCOURSE_DATA>/imagenet10``; a DataNotFoundError naming each folder looked at when none has them."""
+    base = Path(root).expanduser() if root is not None else None
+    candidates = [base, base / "imagenet10"] if base is not None else [config.data_dir() / "imagenet10"]
+    tried = []
+    for folder in candidates:
+        missing = [s for s in dict.fromkeys(("train", split))
+                   if not any((folder / name).is_dir() for name in SPLIT_DIRS[s])]
+        if not missing:
+            return folder
+        tried.append(f"{folder} (absent)" if not folder.is_dir() else
+                     f"{folder} (no " + " or ".join(f"{s}/ folder (looked for {', '.join(SPLIT_DIRS[s])})"
+                                                    for s in missing) + ")")
+    tried.append("download (none: ImageNet-10 is built from ImageNet by the user)")
+    how = IMAGENET10_HOW_TO_GET.format(default=config.data_dir() / "imagenet10")
+    raise not_available(IMAGENET10_TITLE, tried, how)
 
-    ``n`` keeps ``n // 10`` images of every class (at least 1).
-    """
-    if split not in STANDIN_PER_CLASS:
-        raise ValueError(f"split must be one of {tuple(STANDIN_PER_CLASS)}, got {split!r}")
-    root = Path(root) if root is not None else config.data_dir()
-    arrays, origin = _resolve("fashion_mnist", root, config.offline() if offline is None else offline)
 
-    def draw(part: str) -> dict[str, torch.Tensor]:
-        # train and val come from Fashion-MNIST's training set (disjoint), test from its test set
-        x_all, y_all = arrays[f"{part}_x"], arrays[f"{part}_y"].long()
-        rng = np.random.default_rng(2025)
-        picks = {s: [] for s in STANDIN_PER_CLASS}
-        for c in range(10):
-            idx = rng.permutation(np.flatnonzero((y_all == c).numpy()))
-            if part == "train":
-                picks["train"].append(idx[:780])
-                picks["val"].append(idx[780:1040])
-            else:
-                picks["test"].append(idx[:260])
-        return {s: np.sort(np.concatenate(v)) for s, v in picks.items() if v}
-
-    def pixels(s: str) -> tuple[torch.Tensor, torch.Tensor]:
-        part = "test" if s == "test" else "train"
-        pick = torch.from_numpy(draw(part)[s])
-        x = pad_or_crop(arrays[f"{part}_x"][pick], size).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
-        return x, arrays[f"{part}_y"][pick].long()
-
-    x, y = pixels(split)
-    mean, std = channel_stats(x if split == "train" else pixels("train")[0])
-    if n is not None and n < len(y):
-        per = max(1, n // 10)
-        rng = np.random.default_rng(0)
-        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero((y == c).numpy()))[:per] for c in range(10)]))
-        x, y = x[keep], y[keep]
-    data = TensorData(standardise(x, mean, std), y, STANDIN_NAME, split,
-                      f"stand-in: Fashion-MNIST, 780/260/260 images per class, padded 28 -> {size} px, from {origin}",
-                      list(DATASETS["fashion_mnist"].classes))
-    data.mean, data.std = mean, std
-    return record(data)
+def load_imagenet10(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
+                    offline: bool | None = None, size: int = 224, cache: bool = True, seed: int = 0) -> TensorData:
+    """Seed 000's ImageNet-10 (what ``data.load("imagenet10", ...)`` calls): :func:`load_imagefolder` of the
+    folder :func:`find_imagenet10` finds, at ``size`` px (224, section III-C).  Never the stand-in;
+    ``offline`` is accepted for symmetry with the other loaders and changes nothing (there is no download)."""
+    if split not in SPLIT_DIRS:
+        raise ValueError(f"split must be one of {tuple(SPLIT_DIRS)}, got {split!r}")
+    return load_imagefolder(find_imagenet10(root, split), split, size, n, cache, seed)

@@ -1,4 +1,4 @@
-"""MHIST (Wei et al. 2021): colorectal polyp images, HP against SSA, and its offline stand-in.
+"""MHIST (Wei et al. 2021): colorectal polyp images, HP against SSA.
 
 MHIST is distributed after registration (https://bmirds.github.io/MHIST/);
 unpack it so that one folder holds::
@@ -7,7 +7,9 @@ unpack it so that one folder holds::
                       "Number of Annotators who Selected SSA (Out of 7)", "Partition" (train or test)
     images/           the 3,152 PNG images, 224 x 224 RGB
 
-and put that folder at ``<KDCOURSE_DATA>/mhist`` (or pass it as ``root``).
+and put that folder at ``<KDCOURSE_DATA>/mhist`` (or pass it, or the folder
+above it, as ``root``).  There is no download: MHIST is behind a
+registration, so ``KDCOURSE_OFFLINE`` changes nothing.
 The official partition has 2,175 training images (1,545 HP, 630 SSA) and 977
 test images (617 HP, 360 SSA).  Splits here: ``test`` is the test partition;
 ``train`` and ``val`` are a fixed, stratified, seeded division of the training
@@ -16,13 +18,12 @@ chosen on test data (seed 004's Listing 3 chose on the test loss).
 
 Labels: HP = 0, SSA = 1 (the minority class).
 
-The stand-in (:func:`standin`), used when MHIST is absent: Fashion-MNIST's
-"T-shirt/top" in HP's role and "Shirt" in SSA's role, a pair of classes that
-even good models confuse, drawn at MHIST's exact sizes and imbalance (1,545 :
-630 training, 617 : 360 test images; about 2.4 : 1 and 1.7 : 1) from
-Fashion-MNIST's own training and test sets, as 28 x 28 grey images repeated
-over 3 channels.  It is a stand-in, not histology, and is named so wherever it
-is used.
+Loaders: ``data.load("mhist", split)`` is real MHIST or a
+:class:`DataNotFoundError` (never the stand-in); :func:`load_mhist` falls back
+to the named stand-in (``standins.mhist_standin``: Fashion-MNIST T-shirt/top
+vs Shirt at MHIST's sizes) unless ``allow_standin=False``, as notebook 03's
+cpu and smoke profiles rely on.  The stand-in moved to standins.py;
+``mhist.standin`` and ``mhist.STANDIN_*`` still answer.
 """
 from __future__ import annotations
 
@@ -35,27 +36,38 @@ import torch
 
 from .. import config
 from ..io import atomic_torch_save
-from .core import DataNotFoundError, TensorData, _resolve, record
+from .core import DataNotFoundError, TensorData, not_available, record
 
 CLASSES = ("HP", "SSA")
 COLUMNS = ("Image Name", "Majority Vote Label", "Number of Annotators who Selected SSA (Out of 7)", "Partition")
 PARTITION_SIZES = {"train": {"HP": 1545, "SSA": 630}, "test": {"HP": 617, "SSA": 360}}
 HOW_TO_GET = ("MHIST needs a free registration at https://bmirds.github.io/MHIST/ ; download annotations.csv "
-              "and images.zip, unzip the images into images/ next to annotations.csv, and put that folder at "
+              "and images.zip, unzip the images into images/ next to annotations.csv (one folder holding "
+              "annotations.csv and images/MHIST_*.png, 3,152 images), and put that folder at "
               "<KDCOURSE_DATA>/mhist (default data/mhist) or pass it as root=")
-STANDIN_NAME = "MHIST stand-in (Fashion-MNIST T-shirt/top vs Shirt)"
-STANDIN_CLASSES = ["T-shirt/top (as HP)", "Shirt (as SSA)"]
-STANDIN_SOURCE_LABELS = (0, 6)   # Fashion-MNIST labels playing HP and SSA
+_MOVED = {"standin": "mhist_standin", "STANDIN_NAME": "MHIST_STANDIN_NAME",
+          "STANDIN_CLASSES": "MHIST_STANDIN_CLASSES", "STANDIN_SOURCE_LABELS": "MHIST_STANDIN_SOURCE_LABELS"}
+
+
+def __getattr__(name: str):
+    """The stand-in's old names here (``mhist.standin``, ``mhist.STANDIN_*``): it lives in standins.py now."""
+    if name in _MOVED:
+        from . import standins
+        return getattr(standins, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find_root(root: str | Path | None = None) -> Path:
-    """The MHIST folder: ``root`` if given, else ``<KDCOURSE_DATA>/mhist``; a clear error when absent."""
-    candidates = [Path(root).expanduser()] if root is not None else [config.data_dir() / "mhist"]
+    """The MHIST folder: ``root`` or ``root/mhist`` if given, else ``<KDCOURSE_DATA>/mhist``; else a clear error."""
+    base = Path(root).expanduser() if root is not None else None
+    candidates = [base, base / "mhist"] if base is not None else [config.data_dir() / "mhist"]
     for folder in candidates:
         if (folder / "annotations.csv").is_file():
             return folder
-    raise DataNotFoundError(f"MHIST is not available: no annotations.csv in {', '.join(map(str, candidates))}. "
-                            f"{HOW_TO_GET}.")
+    tried = [f"{folder / 'annotations.csv'} (absent)" for folder in candidates]
+    tried.append("download (none: MHIST is behind a registration, so KDCOURSE_OFFLINE changes nothing)")
+    raise not_available("MHIST", tried, f"{HOW_TO_GET}; here <KDCOURSE_DATA>/mhist is {config.data_dir() / 'mhist'}. "
+                                        "The named stand-in is a separate call: kdcourse.data.standins.mhist_standin()")
 
 
 def _stratified_val(targets: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
@@ -168,38 +180,6 @@ def _subset(data: TensorData, n: int | None, seed: int) -> TensorData:
     return data.subset(np.sort(np.concatenate(keep)))
 
 
-def standin(split: str = "train", n: int | None = None, val_fraction: float = 0.15, seed: int = 0,
-            root: str | Path | None = None, offline: bool | None = None) -> TensorData:
-    """The named offline stand-in for MHIST (see the module docstring): uint8 (N, 3, 28, 28), HP = 0, SSA = 1."""
-    _check_split(split, val_fraction)
-    root = Path(root) if root is not None else config.data_dir()
-    arrays, origin = _resolve("fashion_mnist", root, config.offline() if offline is None else offline)
-    part = "test" if split == "test" else "train"
-    x_all, y_all = arrays[f"{part}_x"], arrays[f"{part}_y"].long()
-    rng = np.random.default_rng(2021)   # fixed: the stand-in is one data set, not a seed of the experiment
-    xs, ys = [], []
-    for label, (role, source_label) in enumerate(zip(CLASSES, STANDIN_SOURCE_LABELS)):
-        idx = np.flatnonzero((y_all == source_label).numpy())
-        if len(idx) < PARTITION_SIZES[part][role]:
-            raise ValueError(f"Fashion-MNIST's {part} set has {len(idx)} images of label {source_label}, "
-                             f"fewer than the {PARTITION_SIZES[part][role]} the stand-in needs")
-        pick = np.sort(rng.permutation(idx)[:PARTITION_SIZES[part][role]])
-        xs.append(x_all[pick])
-        ys.append(torch.full((len(pick),), label, dtype=torch.long))
-    x, y = torch.cat(xs), torch.cat(ys)
-    if split != "test":
-        in_val = _stratified_val(y.numpy(), val_fraction, seed)
-        keep = torch.from_numpy(in_val if split == "val" else ~in_val)
-        x, y = x[keep], y[keep]
-    x = x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
-    data = TensorData(x, y, STANDIN_NAME, split,
-                      f"stand-in: Fashion-MNIST T-shirt/top (as HP) vs Shirt (as SSA) at MHIST's sizes, from {origin}",
-                      list(STANDIN_CLASSES))
-    data = _subset(data, n, seed)
-    record(data)
-    return data
-
-
 def load_mhist(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
                size: int | None = None, allow_standin: bool = True, val_fraction: float = 0.15,
                seed: int = 0) -> TensorData:
@@ -207,14 +187,16 @@ def load_mhist(split: str = "train", n: int | None = None, *, root: str | Path |
 
     ``n`` keeps a seeded subset with the class proportions; ``size`` resizes
     real MHIST images (the stand-in stays 28 x 28: models resize their inputs).
-    With ``allow_standin=False`` a missing MHIST raises DataNotFoundError.
+    With ``allow_standin=False`` a missing MHIST raises DataNotFoundError, as
+    ``data.load("mhist", ...)`` always does.
     """
     try:
         ds = MHIST(root, split, val_fraction=val_fraction, seed=seed)
     except DataNotFoundError:
         if not allow_standin:
             raise
-        return standin(split, n, val_fraction, seed)
+        from .standins import mhist_standin   # here, not above: standins imports this module
+        return mhist_standin(split, n, val_fraction, seed)
     data = _subset(ds.tensors(size), n, seed)
     record(data)
     return data
