@@ -1,4 +1,4 @@
-"""Data sets as in-memory tensors; one file per family, all re-exported here.
+"""Data sets as in-memory tensors (streamed from disk when too large); one file per family, all re-exported here.
 
 ``load(name, split, n, **options)`` loads any of them: mnist, fashion_mnist,
 digits, cifar10, cifar100, mhist, imagenet10 (registry.py lists each one's
@@ -17,6 +17,8 @@ imagefolder  seed 000 section III-C preprocessing of an image folder (pad / crop
 standins     the named offline stand-ins, asked for by name only: mhist_standin (Fashion-MNIST
              T-shirt/top vs Shirt at MHIST's sizes), imagenet10_standin (notebook 04's Fashion-MNIST
              at seed 000's sizes)
+stream       StreamingData: a data set too large for memory read by DataLoader workers, each torchrun rank
+             its DistributedSampler share; stream_imagefolder (an ImageNet folder from disk)
 
 The data layer imports nothing of the package but kdcourse.config and kdcourse.io.
 """
@@ -40,3 +42,6 @@ __all__ += ["standins", "imagenet10_standin", "mhist_standin"]
 
 from .registry import LOADERS, load, options_of  # noqa: E402
 __all__ += ["LOADERS", "load", "options_of"]
+
+from .stream import StreamingData, stream_imagefolder  # noqa: E402
+__all__ += ["StreamingData", "stream_imagefolder"]
