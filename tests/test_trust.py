@@ -151,3 +151,45 @@ def test_two_processes_racing_for_one_checkpoint_train_it_once(tmp_path):
     words = sorted(out.split()[0] for out, _ in outs)
     assert words == ["loaded", "trained"], outs
     assert len({out.split()[1] for out, _ in outs}) == 1, "both processes end with the same model"
+
+
+def test_an_empty_training_or_validation_set_is_a_clear_error(mnist):
+    tr, va = mnist
+    with pytest.raises(ValueError, match="the training set is empty"):
+        fit(CrossEntropy(mlp()), tr.subset([]), va, SPEC, progress=False)
+    with pytest.raises(ValueError, match="the validation set is empty"):
+        fit(CrossEntropy(mlp()), tr, va.subset([]), SPEC, progress=False)
+
+
+KILL_JOB = """
+import sys
+from kdcourse import config, data, models
+from kdcourse.distillers import CrossEntropy
+from kdcourse.engine import TrainSpec, fit
+tr, va = data.load("mnist", "train", 300), data.load("mnist", "val", 100)
+config.seed_everything(0)
+res = fit(CrossEntropy(models.MLP(784, (1024, 1024))), tr, va, TrainSpec(epochs=int(sys.argv[2]), batch_size=100),
+          checkpoint=sys.argv[1], progress=False)
+print("epochs", len(res.history))
+"""
+
+
+def test_kill_9_leaves_no_partial_file_after_the_next_run(tmp_path):
+    """A 2-million-parameter MLP (a 26 MB checkpoint) is killed at several moments; the next run resumes,
+    finishes, and leaves only its checkpoint and lock behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "big.pt"
+    env = {**os.environ, "PYTHONPATH": str(config.REPO), "OMP_NUM_THREADS": "1"}
+    for delay in (2.0, 2.6, 3.3, 4.1):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_JOB, str(path), "40"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run([sys.executable, "-c", KILL_JOB, str(path), "40"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "epochs 40" in done.stdout, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".big.pt.lock", "big.pt"]

@@ -97,8 +97,11 @@ def _on(device: torch.device, data):
     return data if device.type == "cpu" or getattr(data, "streaming", False) else data.to(device)
 
 
-def _prepare(distiller, train: TensorData, spec: TrainSpec, device: torch.device):
-    """Put the distiller on the device, check it, build the optimizer and schedule."""
+def _prepare(distiller, train: TensorData, val: TensorData, spec: TrainSpec, device: torch.device):
+    """Check the data and the distiller, put it on the device, build the optimizer and schedule."""
+    for name, data in (("training", train), ("validation", val)):
+        if len(data) == 0:
+            raise ValueError(f"the {name} set is empty: check the data set's size (n=...) and split")
     if not callable(getattr(distiller, "evaluate", None)):
         raise TypeError(f"fit trains a distiller, got a {type(distiller).__name__}: wrap a model in one, "
                         "e.g. kdcourse.distillers.CrossEntropy(model) to train it on the labels alone")
@@ -135,7 +138,7 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
                 from it (same run required) and a finished run returns at once.
     """
     spec, device = as_spec(spec), device or ddp.device()
-    step, opt, sched = _prepare(distiller, train, spec, device)
+    step, opt, sched = _prepare(distiller, train, val, spec, device)
     train, val = _on(device, train), _on(device, val)
     track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
