@@ -12,6 +12,8 @@ Environment variables
 KDCOURSE_PROFILE   smoke | cpu | paper (default: cpu)
 KDCOURSE_DATA      data folder (default: <repo>/data)
 KDCOURSE_OFFLINE   1 to never download (default: 0)
+KDCOURSE_DRY       1 with the paper profile: paper-dry, the paper's code paths on clipped sizes and
+                   epochs and on synthetic data of the real shapes where the data is missing
 KDCOURSE_FIGURES   where figures go (default: <repo>/figures for cpu,
                    <repo>/build/figures-<profile> otherwise)
 """
@@ -45,23 +47,38 @@ def data_dir() -> Path:
 
 def offline() -> bool:
     """KDCOURSE_OFFLINE: 1 / true / yes / on never downloads; 0 / false / no / off or unset may."""
-    value = os.environ.get("KDCOURSE_OFFLINE", "0").strip().lower()
+    return _switch("KDCOURSE_OFFLINE")
+
+
+def _switch(name: str) -> bool:
+    value = os.environ.get(name, "0").strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("", "0", "false", "no", "off"):
         return False
-    raise ValueError(f"KDCOURSE_OFFLINE must be 1 / true / yes / on or 0 / false / no / off, got {value!r}")
+    raise ValueError(f"{name} must be 1 / true / yes / on or 0 / false / no / off, got {value!r}")
+
+
+def dry() -> bool:
+    """KDCOURSE_DRY: a paper-profile run is a paper-dry one (kdcourse.experiments.base.clip)."""
+    return _switch("KDCOURSE_DRY")
+
+
+def label(profile: str | None = None) -> str:
+    """The profile's name for folders: ``paper-dry`` for a dry paper run, so it never mixes with real ones."""
+    profile = profile or profile_name()
+    return "paper-dry" if profile == "paper" and dry() else profile
 
 
 def figures_dir(profile: str | None = None) -> Path:
     if os.environ.get("KDCOURSE_FIGURES"):
         return Path(os.environ["KDCOURSE_FIGURES"]).expanduser()
-    profile = profile or profile_name()
+    profile = label(profile)
     return REPO / "figures" if profile == "cpu" else REPO / "build" / f"figures-{profile}"
 
 
 def checkpoints_dir(profile: str | None = None) -> Path:
-    return data_dir() / "checkpoints" / (profile or profile_name())
+    return data_dir() / "checkpoints" / label(profile)
 
 
 def seed_everything(seed: int) -> None:

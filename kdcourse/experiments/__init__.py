@@ -16,7 +16,7 @@ from types import ModuleType
 
 from .. import config
 from ..engine import distributed
-from .base import PROFILE_ORDER, Override, describe, profiles
+from .base import PROFILE_ORDER, Override, clip, describe, profiles, select
 
 MODULES = {
     "mnist": "mnist", "01_temperature": "temperature", "02_mnist_kd": "mnist_kd",
@@ -34,11 +34,12 @@ def module(notebook: str) -> ModuleType:
 
 
 def spec(notebook: str, profile: str | None = None):
-    """The typed spec of ``notebook`` in ``profile`` (default: KDCOURSE_PROFILE)."""
+    """The typed spec of ``notebook`` in ``profile`` (default: KDCOURSE_PROFILE); with KDCOURSE_DRY=1 the
+    paper spec clipped by :func:`~kdcourse.experiments.base.clip` (paper-dry)."""
     profile = profile or config.profile_name()
     if profile not in config.PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {config.PROFILE_NAMES}")
-    return module(notebook).PROFILES[profile]
+    return select(module(notebook).PROFILES, profile)
 
 
 def runs(notebook: str) -> dict:
@@ -53,9 +54,9 @@ def start(notebook: str, seed: int = 0, profile: str | None = None, show: bool =
     config.seed_everything(seed)
     run = config.begin(config.Run(notebook, profile, cfg, distributed.device(), seed))
     if show and distributed.is_main():
-        print(f"kdcourse: notebook {notebook} | profile {profile} | device {run.device} | seed {seed}")
+        print(f"kdcourse: notebook {notebook} | profile {config.label(profile)} | device {run.device} | seed {seed}")
         print("\n".join(describe(cfg)))
     return run
 
 
-__all__ = ["MODULES", "Override", "PROFILE_ORDER", "describe", "module", "profiles", "runs", "spec", "start"]
+__all__ = ["MODULES", "Override", "PROFILE_ORDER", "clip", "describe", "module", "profiles", "runs", "spec", "start"]
