@@ -82,10 +82,11 @@ class TrainSpec:
             raise ValueError(f"milestones must be increasing epochs >= 1, got {list(m)}")
 
     def __repr__(self) -> str:
-        """Only the fields that differ from the defaults: ``TrainSpec(epochs=10, batch_size=256)``."""
+        """Epochs, lr, batch and optimizer, then only the fields that differ from the defaults."""
+        always = ("epochs", "lr", "batch_size", "optimizer")
         changed = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
-                   if getattr(self, f.name) != (f.default if f.default is not dataclasses.MISSING
-                                                 else f.default_factory())]
+                   if f.name in always or getattr(self, f.name) != (
+                       f.default if f.default is not dataclasses.MISSING else f.default_factory())]
         return f"TrainSpec({', '.join(changed)})"
 
     def but(self, **changes) -> "TrainSpec":
