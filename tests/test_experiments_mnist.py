@@ -9,9 +9,10 @@ import torch
 from kdcourse import experiments
 from kdcourse.engine import TrainSpec
 from kdcourse import data
-from kdcourse.experiments import mnist, mnist_kd, subclass
+from kdcourse.experiments import mnist, mnist_kd, subclass, temperature
 
-MODULES = {"mnist": mnist, "02_mnist_kd": mnist_kd, "08_subclass_distillation": subclass}
+MODULES = {"mnist": mnist, "01_temperature": temperature, "02_mnist_kd": mnist_kd,
+           "08_subclass_distillation": subclass}
 
 
 @pytest.mark.parametrize("notebook", sorted(MODULES))
@@ -131,3 +132,60 @@ def test_08_recovery_by_hand():
     # subclasses [0, 0, 1, 1, 2] against digits [5, 5, 5, 6, 6]: purity 4/5, one-to-one 3/5, 3 subclasses used
     r = subclass.recovery({"t": torch.tensor([0, 0, 1, 1, 2])}, torch.tensor([5, 5, 5, 6, 6]))
     assert r.loc["t"].tolist() == pytest.approx([0.8, 0.6, 3])
+
+
+def test_01_paper_profile_reads_seed_000_s_teacher():
+    p = temperature.PAPER
+    assert p.T_hist == 4.0                                   # seed 000 section IV-C reads its teacher at T = 4
+    assert 1 in p.T_grid and 4 in p.T_grid and list(p.T_grid) == sorted(p.T_grid)
+    # seed 000 Figs. 7-8: maximum probabilities "mostly fall between 0.4 and 0.5", entropy peak "around 1.8-1.9"
+    assert p.source_confidence == (0.4, 0.5) and p.source_entropy_peak == (1.8, 1.9)
+    assert p.brief == TrainSpec(epochs=1, lr=1e-3, batch_size=128) and p.brief_fraction == 0.2
+    assert temperature.PROFILES["cpu"] == p                  # the cpu profile is the paper's
+    assert set(temperature.RUNS) == {"ce_1epoch"}
+
+
+def test_01_per_image_grad_norm_by_hand():
+    # loss = mean_i (3 s_i0 + 4 s_i1): each image's own gradient is (3, 4), norm 5, whatever the batch size
+    s = torch.zeros(7, 2)
+    assert temperature.per_image_grad_norm(lambda x: (x @ torch.tensor([3.0, 4.0])).mean(), s) == pytest.approx(5.0)
+    assert not s.requires_grad
+
+
+def test_01_slopes_of_exact_power_laws():
+    # without T^2: 1 / T^2 (slope -2); with T^2: constant (slope 0); Hinton: 1 / T^2 as well (ratio 1)
+    T = 2.0 ** torch.arange(-2, 10.5, 0.5).double()
+    rows = [{"student": "a", "T": float(t), "loss": loss, "grad norm": v}
+            for t in T.tolist() for loss, v in (("with", 3.0), ("without", 3.0 / t**2), ("hinton", 3.0 / t**2))]
+    r = temperature.slopes(pd.DataFrame(rows), "with", "without", "hinton").loc["a"]
+    assert r["slope without T² (T ≥ 256)"] == pytest.approx(-2.0) and r["slope with T² (T ≥ 256)"] == pytest.approx(0.0)
+    assert r["with T²: max/min over T ≥ 1"] == pytest.approx(1.0)
+    assert r["without T²: max/min over T ≥ 1"] == pytest.approx(1024.0**2)
+    assert r["measured / Hinton at T = 1024"] == pytest.approx(1.0)
+
+
+def test_01_dark_table_by_hand():
+    # image 0, digit 0: q1 = (0.7, 0.2, 0.1), q_hi = (0.5, 0.3, 0.2): wrong classes ranked 1 then 2
+    q1, q_hi, y = torch.tensor([[0.7, 0.2, 0.1]]), torch.tensor([[0.5, 0.3, 0.2]]), torch.tensor([0])
+    d = temperature.dark_table([0], torch.cat([q1, q1]), torch.cat([q_hi, q_hi]), torch.cat([y, y]), 4.0)
+    d3 = d.set_index("wrong rank")
+    assert d3.loc[1, "wrong class"] == 1 and d3.loc[1, "gain"] == pytest.approx(1.5)
+    assert d3.loc[2, "wrong class"] == 2 and d3.loc[2, "gain"] == pytest.approx(2.0)
+    assert d3.loc[1, "p(digit), T=4"] == pytest.approx(0.5)
+
+
+def test_01_dark_picks_run_from_the_median_to_the_most_ambiguous():
+    # 2,000 correct images whose wrong-class mass grows with the index: the picks grow from about the median
+    n = 2000
+    wrong = torch.linspace(0.001, 0.4, n)
+    q1 = torch.stack([1 - wrong, wrong], 1)
+    y = torch.zeros(n, dtype=torch.long)
+    pick = temperature.dark_picks(q1, y, 4)
+    assert pick == sorted(pick) and pick[0] == n // 2 and pick[-1] == n - 2
+
+
+def test_01_confidence_table_quotes_seed_000_from_the_spec():
+    conf, H = torch.tensor([0.42, 0.45, 0.9, 0.95]).numpy(), torch.tensor([1.85, 1.0, 0.5, 0.2]).numpy()
+    t = temperature.confidence_vs_source(temperature.PAPER, conf, H, 10)
+    assert t.iloc[1].tolist() == ["50.0%", "most images"] and t.iloc[3, 0] == "25.0%"
+    assert t.iloc[0, 1] == "mostly 0.4-0.5" and t.iloc[2, 1] == "peak at 1.8-1.9"

@@ -34,6 +34,14 @@ PROFILES = profiles(
                    {"n_train": 1500, "n_val": 300, "n_test": 500, "teacher.epochs": 2, "min_teacher_acc": 0.80}))
 
 
+def student_mlp(seed: int | None = None, outputs: int = 10) -> models.MLP:
+    """The student of seed 004 and Mueller et al.: the 784-784 MLP (Hinton et al.'s 800-800 at seed 004's
+    size), seeded first when ``seed`` is given."""
+    if seed is not None:
+        config.seed_everything(seed)
+    return models.MLP(784, (784, 784), num_classes=outputs)
+
+
 def splits(profile: str) -> dict[str, data.TensorData]:
     """MNIST's fixed train / val / test splits at the profile's sizes (the digits as labels)."""
     cfg = PROFILES[profile]

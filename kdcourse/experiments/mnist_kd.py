@@ -70,8 +70,7 @@ PROFILES = profiles(
 
 def student(seed: int) -> models.MLP:
     """A fresh seeded student: the 784-784 MLP (Hinton et al.'s 800-800, seed 004's size)."""
-    config.seed_everything(seed)
-    return models.MLP(784, (784, 784))
+    return mnist.student_mlp(seed)
 
 
 def method(name: str, net, cache: TeacherCache, cfg: MnistKDSpec) -> Distiller:

@@ -110,8 +110,8 @@ def teacher_net(layout: Layout) -> models.SubclassNet:
 
 
 def student_net(outputs: int) -> models.MLP:
-    """The 784-784 MLP of both sources."""
-    return models.MLP(784, (784, 784), num_classes=outputs)
+    """The 784-784 MLP of both sources (not seeded here: the caller seeds)."""
+    return mnist.student_mlp(outputs=outputs)
 
 
 def _fit(run: config.Run, distiller, d: SimpleNamespace, spec: TrainSpec, seed: int, name: str,
