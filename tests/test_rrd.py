@@ -1,14 +1,21 @@
-"""RRD (seed 001 Algorithm 1), FitNets and AT losses, feature hooks, CIFAR ResNets, feature objectives in fit()."""
+"""RRD (seed 001 Algorithm 1), FitNets and AT losses, feature hooks, CIFAR ResNets, feature distillers in fit(),
+and notebook 07's experiment module (its profiles, runs and tables)."""
+import dataclasses
 import math
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from kdcourse import config, data, features, losses, metrics, models, train
+from kdcourse import config, data, engine, losses, metrics, models
+from kdcourse.distillers import KD, CrossEntropy, FeatureKD
+from kdcourse.engine import TeacherCache, TrainSpec, fit
+from kdcourse.experiments import rrd as exp07
 
 
 # --------------------------------------------------------------------------- RRD
@@ -135,9 +142,9 @@ def test_cifar_resnets_have_the_crd_parameter_counts():
 def test_hooks_read_intermediate_and_penultimate_features():
     net = models.CifarResNet(8, (8, 8, 16, 32), num_classes=10, in_channels=1).eval()
     x = torch.randn(3, 1, 28, 28)
-    layers = ["layer1", "layer2", "layer3", features.penultimate(net)]
+    layers = ["layer1", "layer2", "layer3", engine.hooks.penultimate(net)]
     assert layers[-1] == "fc:in"
-    with features.FeatureHooks(net, layers) as hooks:
+    with engine.hooks.FeatureHooks(net, layers) as hooks:
         logits = net(x)
         f1, f2, f3, pen = hooks.features
     assert (f1.shape, f2.shape, f3.shape, pen.shape) == ((3, 8, 28, 28), (3, 16, 14, 14), (3, 32, 7, 7), (3, 32))
@@ -145,15 +152,16 @@ def test_hooks_read_intermediate_and_penultimate_features():
     assert torch.allclose(net.fc(pen), logits, atol=1e-6)
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())   # removed on exit
     # resnet8x4 on CIFAR-sized input, and a torchvision ResNet with no edits
-    assert features.shapes(models.resnet8x4(), torch.randn(2, 3, 32, 32), ["layer3", "fc:in"]) == [(256, 8, 8), (256,)]
+    assert (engine.hooks.shapes(models.resnet8x4(), torch.randn(2, 3, 32, 32), ["layer3", "fc:in"])
+            == [(256, 8, 8), (256,)])
     tv = torchvision.models.resnet18(num_classes=10)
-    assert features.penultimate(tv) == "fc:in"
-    assert features.shapes(tv, torch.randn(2, 3, 64, 64), ["layer4", "fc:in"]) == [(512, 2, 2), (512,)]
+    assert engine.hooks.penultimate(tv) == "fc:in"
+    assert engine.hooks.shapes(tv, torch.randn(2, 3, 64, 64), ["layer4", "fc:in"]) == [(512, 2, 2), (512,)]
     with pytest.raises(ValueError, match="has no module 'layer9'"):
-        features.FeatureHooks(net, "layer9")
+        engine.hooks.FeatureHooks(net, "layer9")
 
 
-# --------------------------------------------------------------------------- fit with feature objectives
+# --------------------------------------------------------------------------- fit with feature distillers
 @pytest.fixture(scope="module")
 def digits():
     return data.load("digits", "train"), data.load("digits", "val"), data.load("digits", "test")
@@ -163,7 +171,7 @@ def digits():
 def teacher(digits):
     tr, va, _ = digits
     config.seed_everything(0)
-    return train.fit(models.MLP(64, (48,)), tr, va, epochs=4, progress=False).model
+    return fit(CrossEntropy(models.MLP(64, (48,))), tr, va, TrainSpec(epochs=4), progress=False).model
 
 
 def mlp_student(seed=0):
@@ -171,19 +179,29 @@ def mlp_student(seed=0):
     return models.MLP(64, (32,), 10)
 
 
-def rrd_objective(queue_size=64):
+def rrd_distiller(student, teacher, queue_size=64):
     torch.manual_seed(0)
     rrd = losses.RRDLoss(32, 48, feat_dim=16, queue_size=queue_size, detach_teacher=False)
-    return train.feature_distillation("RRD", rrd, features.Layers("net.3:in", "net.3:in")), rrd
+    return FeatureKD(student, teacher, rrd, engine.hooks.Layers("net.3:in", "net.3:in"), name="RRD"), rrd
+
+
+class Hints(nn.Module):
+    """A FitNets hint on the penultimate features plus a mean-matching term on the hidden ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.hint = losses.FitNetsLoss(32, 48, spatial=False)
+
+    def forward(self, s, t):
+        return self.hint(s[1], t[1]) + (s[0].mean() - t[0].mean()).pow(2)
 
 
 def test_fit_trains_rrd_embeddings_with_the_student_and_never_enqueues_when_evaluating(digits, teacher):
     tr, va, te = digits
-    objective, rrd = rrd_objective(queue_size=64)
+    cache = TeacherCache(teacher)
+    distiller, rrd = rrd_distiller(mlp_student(), cache, queue_size=64)
     start = {k: v.clone() for k, v in rrd.state_dict().items()}
-    cache = train.TeacherCache(teacher)
-    result = train.fit(mlp_student(), tr, va, objective=objective, teacher=cache, epochs=2, batch_size=64,
-                       track={"test": te}, progress=False)
+    result = fit(distiller, tr, va, TrainSpec(epochs=2, batch_size=64), track={"test": te}, progress=False)
     assert not torch.equal(rrd.embed_s.weight, start["embed_s.weight"])   # in the optimiser
     assert not torch.equal(rrd.embed_t.weight, start["embed_t.weight"])   # (trained: detach_teacher=False)
     assert int(rrd.queue_ptr) == (2 * len(tr)) % 64       # training batches only, not val / test
@@ -195,51 +213,46 @@ def test_fit_trains_rrd_embeddings_with_the_student_and_never_enqueues_when_eval
 
 def test_cached_teacher_features_equal_live_ones(digits, teacher):
     tr, _, _ = digits
-    cache = train.TeacherCache(teacher)
-    layers = features.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
+    cache = TeacherCache(teacher)
+    layers = engine.hooks.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
     hidden, pen = cache.features_of(tr, layers)
     live = cache.live_features(tr.x[:50], layers)
     assert torch.allclose(hidden[:50], live[0], atol=1e-6) and torch.allclose(pen[:50], live[1], atol=1e-6)
     with torch.no_grad():
         assert torch.allclose(pen, torch.tanh(F.relu(teacher.net[1](tr.x.flatten(1)))), atol=1e-5)
     assert cache.features_of(tr, layers)[0] is hidden                  # computed once
-    assert torch.allclose(cache.logits(tr), train.predict(teacher, tr), atol=1e-5)
+    assert torch.allclose(cache.logits(tr), engine.predict(teacher, tr), atol=1e-5)
 
 
 def test_live_features_under_augmentation_match_the_cache(digits, teacher):
     # an identity "augmentation" takes the live path; it must give the same run as the cached one
     tr, va, _ = digits
-    layers = features.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
+    layers = engine.hooks.Layers(["net.1", "net.3:in"], ["net.1", "net.3:in"], teacher_transform=torch.tanh)
     runs = []
     for augment in (None, lambda x: x):
+        student = mlp_student()
         torch.manual_seed(0)
-        hint = losses.FitNetsLoss(32, 48, spatial=False)
-        loss = lambda s, t: hint(s[1], t[1]) + (s[0].mean() - t[0].mean()).pow(2)   # noqa: E731
-        objective = train.feature_distillation("hints", loss, layers, kd=0.5, beta=2.0)
-        objective.module = hint
-        runs.append(train.fit(mlp_student(), tr, va, objective=objective, teacher=train.TeacherCache(teacher),
-                              epochs=2, augment=augment, progress=False).history)
+        distiller = FeatureKD(student, TeacherCache(teacher), Hints(), layers, kd=0.5, beta=2.0, name="hints")
+        runs.append(fit(distiller, tr, va, TrainSpec(epochs=2), augment=augment, progress=False).history)
     cached, live = runs
     for col in ("train_total", "train_feat", "train_kd", "val_total", "val_acc"):
         assert torch.allclose(torch.tensor(cached[col].values), torch.tensor(live[col].values), atol=1e-4), col
 
 
-def test_resume_restores_the_objective_module(tmp_path, digits, teacher):
+def test_resume_restores_the_distillers_loss_module(tmp_path, digits, teacher):
     tr, va, _ = digits
-    objective, first = rrd_objective()
-    train.fit(mlp_student(), tr, va, objective=objective, teacher=teacher, epochs=1, checkpoint=tmp_path / "c.pt",
-              progress=False)
-    objective, again = rrd_objective()
-    train.fit(mlp_student(), tr, va, objective=objective, teacher=teacher, epochs=1, checkpoint=tmp_path / "c.pt",
-              progress=False)
+    distiller, first = rrd_distiller(mlp_student(), teacher)
+    fit(distiller, tr, va, TrainSpec(epochs=1), checkpoint=tmp_path / "c.pt", progress=False)
+    distiller, again = rrd_distiller(mlp_student(), teacher)
+    fit(distiller, tr, va, TrainSpec(epochs=1), checkpoint=tmp_path / "c.pt", progress=False)
     assert torch.equal(again.queue, first.queue) and torch.equal(again.embed_s.weight, first.embed_s.weight)
 
 
-def test_feature_distillation_rejects_negative_weights():
+def test_feature_distillation_rejects_negative_weights(teacher):
     with pytest.raises(ValueError, match="weight beta must be >= 0"):
-        train.feature_distillation("x", losses.at_loss, features.Layers("a", "b"), beta=-1)
+        FeatureKD(mlp_student(), teacher, losses.at_loss, engine.hooks.Layers("a", "b"), beta=-1)
     with pytest.raises(ValueError, match="must pair up"):
-        features.Layers(["a", "b"], ["c"])
+        engine.hooks.Layers(["a", "b"], ["c"])
 
 
 # --------------------------------------------------------------------------- correlation figure
@@ -258,38 +271,169 @@ def test_correlation_difference_by_hand():
         metrics.class_logit_matrix(t, torch.tensor([0, 0, 0]), 2)
 
 
-# --------------------------------------------------------------------------- the paper profile
-def test_paper_profile_matches_seed_001():
-    s = config.settings("07_rrd", "paper")
-    assert s["data"] == "cifar100" and s["augment"] and len(s["seeds"]) == 3    # three trials
-    assert (s["teacher"]["name"], s["teacher"]["depth"], s["teacher"]["widths"]) == ("resnet32x4", 32, [32, 64, 128, 256])
-    assert (s["student"]["name"], s["student"]["depth"], s["student"]["widths"]) == ("resnet8x4", 8, [32, 64, 128, 256])
+# --------------------------------------------------------------------------- the experiment spec (notebook 07)
+def test_profiles_are_paper_cpu_smoke_and_the_paper_profile_is_seed_001s():
+    assert set(exp07.PROFILES) == {"paper", "cpu", "smoke"}
+    s = exp07.PAPER
+    assert exp07.PROFILES["paper"] is s
+    assert s.data == "cifar100" and s.augment and len(s.seeds) == 3          # three trials
+    assert (s.n_train, s.n_val, s.n_test) == (None, None, None)
+    assert (s.teacher_net.name, s.teacher_net.depth, s.teacher_net.widths) == ("resnet32x4", 32, (32, 64, 128, 256))
+    assert (s.student_net.name, s.student_net.depth, s.student_net.widths) == ("resnet8x4", 8, (32, 64, 128, 256))
     # section 2.3: SGD, Nesterov momentum 0.9, lr 0.05 decayed x0.1 at 150, 180, 210 of 240 epochs,
     # batch 64, weight decay 5e-4 (the teacher is trained with the same recipe in the CRD code base)
-    opt = dict(optimizer="sgd", lr=0.05, milestones=[150, 180, 210], gamma=0.1, epochs=240, batch_size=64,
-               weight_decay=5e-4)
-    assert {k: s["student"][k] for k in opt} == opt == {k: s["teacher"][k] for k in opt}
+    sgd = TrainSpec(epochs=240, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=5e-4, momentum=0.9,
+                    nesterov=True, milestones=(150, 180, 210), gamma=0.1)
+    assert s.student == sgd == s.teacher
     # Algorithm 1: 16384 queued teacher embeddings, t_t = 0.07, t_s = 0.04; feat_dim 128 (the CRD default)
-    assert s["rrd"] == dict(feat_dim=128, queue_size=16384, t_s=0.04, t_t=0.07)
+    assert dataclasses.asdict(s.rrd) == dict(feat_dim=128, queue_size=16384, t_s=0.04, t_t=0.07)
     # the authors' scripts: KD gamma 0.1 alpha 0.9 T 4; FitNets beta 100; AT beta 1000; RRD beta 1; RRD+KD alpha 0.9
-    assert s["methods"] == dict(T=4.0, KD=dict(ce=0.1, kd=0.9), FitNets=dict(beta=100.0), AT=dict(beta=1000.0),
-                                RRD=dict(beta=1.0), RRD_KD=dict(kd=0.9, beta=1.0))
+    w = s.weights
+    assert dataclasses.asdict(w) == dict(T=4.0, kd_alpha=0.9, fitnets_beta=100.0, at_beta=1000.0, rrd_beta=1.0,
+                                         rrd_kd_alpha=0.9, rrd_kd_beta=1.0)
+    assert exp07.weights_table(s).loc["KD", "γ (CE)"] == 0.1
     for profile in ("smoke", "cpu"):     # the stand-ins keep the method settings and Algorithm 1's temperatures
-        row = config.settings("07_rrd", profile)
-        assert row["methods"] == s["methods"] and (row["rrd"]["t_s"], row["rrd"]["t_t"]) == (0.04, 0.07)
+        row = exp07.PROFILES[profile]
+        assert row.weights == w and (row.rrd.t_s, row.rrd.t_t) == (0.04, 0.07) and row.data == "fashion_mnist"
+        assert row.reported == s.reported
     # Table 1, resnet32x4 -> resnet8x4 column
-    assert s["reported"] == {"teacher": 79.42, "student": 72.50, "KD": 73.33, "FitNets": 73.50, "AT": 73.44,
-                             "CRD": 75.51, "CRD+KD": 75.46, "RRD": 74.48, "RRD+KD": 75.08}
+    assert s.reported == {"teacher": 79.42, "student": 72.50, "KD": 73.33, "FitNets": 73.50, "AT": 73.44,
+                          "CRD": 75.51, "CRD+KD": 75.46, "RRD": 74.48, "RRD+KD": 75.08}
+    assert (s.min_teacher_acc, s.min_student_acc, s.kd_tolerance, s.rrd_tolerance) == (0.75, 0.70, 0.005, 0.005)
+
+
+def test_cpu_and_smoke_profiles_keep_the_settings_the_committed_figures_were_made_with():
+    cpu, smoke = exp07.PROFILES["cpu"], exp07.PROFILES["smoke"]
+    adam = dict(optimizer="adam", lr=3e-3, batch_size=64, weight_decay=0.0, gamma=0.1, milestones=None)
+    assert {k: getattr(cpu.teacher, k) for k in adam} == adam == {k: getattr(cpu.student, k) for k in adam}
+    assert (cpu.teacher.epochs, cpu.teacher.step_size, cpu.student.epochs, cpu.student.step_size) == (6, 4, 5, 4)
+    assert (cpu.n_train, cpu.n_val, cpu.n_test, cpu.seeds, cpu.rrd.queue_size) == (10000, 2000, None, (0, 1), 4096)
+    assert cpu.teacher_net == exp07.Arch("resnet32x0.5", 32, (8, 8, 16, 32))
+    assert cpu.student_net == smoke.student_net == exp07.Arch("resnet8x0.5", 8, (8, 8, 16, 32))
+    assert (cpu.min_teacher_acc, cpu.min_student_acc, cpu.kd_tolerance, cpu.rrd_tolerance) == (0.86, 0.72, 0.02, 0.03)
+    assert smoke.teacher_net == exp07.Arch("resnet14x0.5", 14, (8, 8, 16, 32))
+    assert (smoke.teacher.epochs, smoke.teacher.step_size, smoke.student.epochs,
+            smoke.student.step_size) == (3, None, 3, None)
+    assert (smoke.n_train, smoke.n_val, smoke.n_test, smoke.rrd.queue_size) == (600, 200, 500, 256)
+    assert (smoke.min_teacher_acc, smoke.min_student_acc, smoke.kd_tolerance,
+            smoke.rrd_tolerance) == (0.4, 0.2, 0.25, 0.2)
+
+
+def test_runs_are_the_teacher_and_seven_students():
+    assert list(exp07.RUNS) == ["teacher", "ce", "kd", "fitnets", "at", "rrd", "rrd_kd", "rrd_nostopgrad"]
+    assert list(exp07.LABELS.values()) == ["no KD", "KD", "FitNets", "AT", "RRD", "RRD+KD", "RRD, no stop-grad"]
+    run = config.Run("07_rrd", "smoke", exp07.PROFILES["smoke"], torch.device("cpu"))
+    with pytest.raises(ValueError, match="seed 0"):
+        exp07.RUNS["teacher"](run, seed=1)
+
+
+def fake_shared():
+    """What ``setup`` hands ``method``: the feature sizes and a cache of an (untrained) teacher."""
+    teacher = models.CifarResNet(14, (8, 8, 16, 32), num_classes=10, in_channels=1)
+    return SimpleNamespace(dims=SimpleNamespace(s_dim=32, t_dim=32, s_ch=16, t_ch=16), cache=TeacherCache(teacher))
+
+
+def test_each_method_builds_its_distiller_with_the_seed_001_weights(digits):
+    tr = digits[0]
+    cfg, shared = exp07.PROFILES["smoke"], fake_shared()
+    built = {name: exp07.method(name, exp07.network(cfg.student_net, tr, 0), shared, cfg) for name in exp07.LABELS}
+    assert type(built["ce"]) is CrossEntropy
+    assert type(built["kd"]) is KD and (built["kd"].T, built["kd"].alpha) == (4.0, 0.9)
+    assert all(built[n].teacher is shared.cache for n in exp07.LABELS if n != "ce")   # one cache for all
+    features_ = {n: built[n] for n in ("fitnets", "at", "rrd", "rrd_kd", "rrd_nostopgrad")}
+    assert all(type(d) is FeatureKD for d in features_.values())
+    assert [(d.ce, d.kd, d.beta) for d in features_.values()] == [(1.0, 0.0, 100.0), (1.0, 0.0, 1000.0),
+                                                                   (1.0, 0.0, 1.0), (1.0, 0.9, 1.0), (1.0, 0.0, 1.0)]
+    assert isinstance(built["fitnets"].loss, losses.FitNetsLoss) and built["fitnets"].layers.student == "layer2"
+    assert built["at"].loss is losses.at_loss and built["at"].layers.teacher_transform is losses.attention_map
+    assert built["at"].layers.student == ("layer1", "layer2", "layer3")
+    for name in ("rrd", "rrd_kd", "rrd_nostopgrad"):
+        rrd = built[name].loss
+        assert (rrd.queue.shape, rrd.t_s, rrd.t_t) == ((256, 128), 0.04, 0.07)
+        assert rrd.detach_teacher == (name != "rrd_nostopgrad")
+        assert built[name].layers.student == "fc:in"
+    with pytest.raises(ValueError, match="has the methods"):
+        exp07.method("crd", exp07.network(cfg.student_net, tr, 0), shared, cfg)
+
+
+def test_the_loss_module_is_built_after_the_student_from_the_same_seeded_stream(digits):
+    # the order of the notebook before the redesign: seed, student, RRDLoss / FitNets regressor, fit
+    tr = digits[0]
+    cfg, shared = exp07.PROFILES["smoke"], fake_shared()
+    for name, make_loss in (("rrd", lambda: losses.RRDLoss(32, 32, **dataclasses.asdict(cfg.rrd))),
+                            ("fitnets", lambda: losses.FitNetsLoss(16, 16))):
+        distiller = exp07.method(name, exp07.network(cfg.student_net, tr, 3), shared, cfg)
+        config.seed_everything(3)
+        student = models.CifarResNet(8, (8, 8, 16, 32), num_classes=10, in_channels=1)
+        by_hand = make_loss()
+        for key, value in by_hand.state_dict().items():
+            assert torch.equal(distiller.loss.state_dict()[key], value), (name, key)
+        for key, value in student.state_dict().items():
+            assert torch.equal(distiller.student.state_dict()[key], value), (name, key)
+
+
+@pytest.fixture
+def tiny_07(monkeypatch, tmp_path):
+    """Notebook 07's smoke profile on 8x8 digits, one epoch each, checkpoints in a temporary folder."""
+    monkeypatch.setenv("KDCOURSE_DATA", str(tmp_path))
+    smoke = exp07.PROFILES["smoke"]
+    tiny = dataclasses.replace(smoke, data="digits", n_train=300, n_val=100, n_test=100,
+                               teacher_net=exp07.Arch("resnet8x0.5", 8, (8, 8, 16, 32)),
+                               teacher=smoke.teacher.but(epochs=1), student=smoke.student.but(epochs=1),
+                               rrd=dataclasses.replace(smoke.rrd, queue_size=64))
+    monkeypatch.setitem(exp07.PROFILES, "smoke", tiny)
+    return config.Run("07_rrd", "smoke", tiny, torch.device("cpu"))
+
+
+def test_a_headless_run_is_what_the_notebook_loads_and_equals_the_runs_by_hand(tiny_07):
+    run, cfg = tiny_07, tiny_07.cfg
+    shared = exp07.setup(run)
+    assert (run.checkpoints / "teacher.pt").exists() and shared.dims.s_dim == 32 and shared.dims.s_ch == 16
+    assert shared.pair == "resnet8x0.5 → resnet8x0.5" and "stand-in" in shared.label and shared.augment is None
+    headless = exp07.RUNS["rrd"](run, seed=1)                    # its own setup: the teacher is loaded
+    assert (run.checkpoints / "rrd-seed1.pt").exists() and headless.resumed_from == 0
+    loaded = exp07.train(run, "rrd", 1, shared)                  # what the notebook does afterwards
+    assert loaded.resumed_from == 1
+    assert loaded.history.drop(columns="seconds").equals(headless.history.drop(columns="seconds"))
+    # the same run by hand, in the old order: seed, student, RRDLoss, fit
+    student = exp07.network(cfg.student_net, shared.train, 1)
+    rrd = losses.RRDLoss(32, 32, **dataclasses.asdict(cfg.rrd))
+    by_hand = fit(FeatureKD(student, shared.cache, rrd, engine.hooks.Layers("fc:in", "fc:in"), name="RRD"),
+                  shared.train, shared.val, cfg.student, seed=1, progress=False)
+    assert by_hand.history.drop(columns="seconds").equals(headless.history.drop(columns="seconds"))
+
+
+def test_table1_by_hand():
+    results = pd.DataFrame([{"method": m, "seed": seed, "test_acc": acc}
+                            for m, accs in {"no KD": (0.50, 0.52), "KD": (0.54, 0.56), "FitNets": (0.53, 0.53),
+                                            "AT": (0.50, 0.50), "RRD": (0.60, 0.58), "RRD+KD": (0.55, 0.57),
+                                            "RRD, no stop-grad": (0.40, 0.44)}.items()
+                            for seed, acc in enumerate(accs)])
+    table = exp07.table1(results, 0.70, exp07.PAPER.reported)
+    assert list(table.index) == ["Teacher", "Student (no KD)", "KD", "FitNets", "AT", "RRD", "RRD+KD",
+                                 "RRD, no stop-grad"]
+    assert table.loc["Teacher", "ours_mean"] == pytest.approx(70.0) and np.isnan(table.loc["Teacher", "ours_std"])
+    assert table.loc["KD", "ours_mean"] == pytest.approx(55.0)
+    assert table.loc["KD", "ours_std"] == pytest.approx(math.sqrt(2) * 1.0)      # (54, 56): std 1.414
+    # ours: FitNets 53 < KD 55, RRD 59 > 55, RRD+KD 56 > 55; seed 001: FitNets 73.50 > KD 73.33, AT 73.44 > 73.33
+    assert list(table.ours_mean_vs_KD) == ["", "", "", "↓", "↓", "↑", "↑", "↓"]
+    assert list(table.seed001_vs_KD) == ["", "", "", "↑", "↑", "↑", "↑", ""]
+    assert np.isnan(table.loc["RRD, no stop-grad", "seed001"])
+    shown = exp07.table1_shown(table, "ours")
+    assert shown.loc["KD", "ours"] == "55.00 ± 1.41" and shown.loc["RRD", "ours"] == "59.00 ± 1.41 (↑)"
+    assert shown.iloc[0, 1] == "79.42" and shown.iloc[-1, 1] == "n/a"
+    saved = exp07.table1_saved(table, results)
+    assert list(saved["seeds"]) == [1, 2, 2, 2, 2, 2, 2, 2]
 
 
 def test_fit_removes_the_feature_hooks_when_training_fails(digits, teacher):
     tr, va, _ = digits
-    objective, _ = rrd_objective()
     student = mlp_student()
+    distiller, _ = rrd_distiller(student, teacher)
 
     def broken(x):
         raise KeyboardInterrupt("interrupted by the user")
 
     with pytest.raises(KeyboardInterrupt):
-        train.fit(student, tr, va, objective=objective, teacher=teacher, epochs=1, augment=broken, progress=False)
+        fit(distiller, tr, va, TrainSpec(epochs=1), augment=broken, progress=False)
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in student.modules())

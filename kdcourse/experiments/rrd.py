@@ -1,0 +1,262 @@
+"""Notebook 07: relational representation distillation (seed 001: Algorithm 1, Table 1, Fig. 1).
+
+The paper profile is seed 001's own setting: resnet32x4 -> resnet8x4 on
+CIFAR-100 with crop-and-flip augmentation, SGD (Nesterov momentum 0.9) at lr
+0.05, batch 64, weight decay 5e-4, 240 epochs with the rate cut tenfold at
+150, 180 and 210 (its section 2.3; the CRD code base trains the teacher the
+same way), 3 trials, Algorithm 1's queue of 16,384 and temperatures
+t_s 0.04, t_t 0.07.  The loss weights (gamma, alpha, beta) and T are those of
+the authors' scripts (RepDistiller and its RRD fork, giakoumoglou/distillers).
+The smoke and cpu profiles run a named stand-in: Fashion-MNIST with
+resnet32x0.5 -> resnet8x0.5 (widths 8-8-16-32, the same depths), Adam and no
+augmentation, so the teacher's features are cached once per data set.
+
+``RUNS``: the teacher (``teacher``) and the seven students (``ce``, ``kd``,
+``fitnets``, ``at``, ``rrd``, ``rrd_kd``, ``rrd_nostopgrad``), each
+checkpointed under ``run.checkpoints``, so a run trained headless with
+``python -m kdcourse train 07_rrd rrd --seed 1`` is loaded by the notebook.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from .. import config, data, losses, metrics, models
+from ..distillers import KD, CrossEntropy, Distiller, FeatureKD
+from ..engine import FitResult, Layers, TeacherCache, TrainSpec, fit, hooks, predict
+from .base import Override, profiles
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A CIFAR-style ResNet (``models.CifarResNet``): depth 6n + 2, widths (stem, group 1, 2, 3)."""
+
+    name: str
+    depth: int
+    widths: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class RRDSettings:
+    """``losses.RRDLoss``'s settings: embedding size, queue length K, student and teacher temperatures."""
+
+    feat_dim: int
+    queue_size: int
+    t_s: float
+    t_t: float
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The loss weights of each method: total = gamma CE + alpha T^2 KL + beta L_feature (gamma = 1 but KD's)."""
+
+    T: float                  # KD's temperature, for KD and RRD+KD
+    kd_alpha: float           # KD: (1 - alpha) CE + alpha T^2 KL, so gamma = 0.1
+    fitnets_beta: float       # FitNets hint at layer2
+    at_beta: float            # attention transfer at layers 1-3
+    rrd_beta: float           # RRD (and RRD without the stop-gradient)
+    rrd_kd_alpha: float       # RRD+KD: CE + alpha T^2 KL + beta RRD
+    rrd_kd_beta: float
+
+
+@dataclass(frozen=True)
+class RRDSpec:
+    data: str                          # data.load name: cifar100, or the stand-in fashion_mnist
+    n_train: int | None                # images per split; None: the whole split
+    n_val: int | None
+    n_test: int | None
+    augment: bool                      # crop-and-flip (the teacher then runs live on every batch)
+    seeds: tuple[int, ...]             # seeds of the student runs (the teacher is trained once, seed 0)
+    teacher_net: Arch
+    student_net: Arch
+    teacher: TrainSpec
+    student: TrainSpec                 # every student method, the same schedule
+    rrd: RRDSettings
+    weights: Weights
+    reported: dict[str, float]         # seed 001 Table 1, resnet32x4 -> resnet8x4 on CIFAR-100 (test %)
+    # quality thresholds (asserted in the notebook)
+    min_teacher_acc: float             # the teacher's test accuracy must reach this
+    min_student_acc: float             # every method's mean test accuracy must reach this
+    kd_tolerance: float                # KD's mean test accuracy may fall this far below no KD's
+    rrd_tolerance: float               # RRD's likewise
+
+
+SGD = TrainSpec(epochs=240, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=5e-4, momentum=0.9,
+                nesterov=True, milestones=(150, 180, 210), gamma=0.1)
+PAPER = RRDSpec(
+    data="cifar100", n_train=None, n_val=None, n_test=None, augment=True, seeds=(0, 1, 2),
+    teacher_net=Arch("resnet32x4", 32, (32, 64, 128, 256)), student_net=Arch("resnet8x4", 8, (32, 64, 128, 256)),
+    teacher=SGD, student=SGD, rrd=RRDSettings(feat_dim=128, queue_size=16384, t_s=0.04, t_t=0.07),
+    weights=Weights(T=4.0, kd_alpha=0.9, fitnets_beta=100.0, at_beta=1000.0, rrd_beta=1.0, rrd_kd_alpha=0.9,
+                    rrd_kd_beta=1.0),
+    reported={"teacher": 79.42, "student": 72.50, "KD": 73.33, "FitNets": 73.50, "AT": 73.44, "CRD": 75.51,
+              "CRD+KD": 75.46, "RRD": 74.48, "RRD+KD": 75.08},
+    min_teacher_acc=0.75, min_student_acc=0.70, kd_tolerance=0.005, rrd_tolerance=0.005)
+
+_ADAM = {"optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "milestones": None, "step_size": 4, "gamma": 0.1}
+PROFILES = profiles(
+    PAPER,
+    cpu=Override("CIFAR-100 cannot be had offline and 2 CPU cores cannot train 240 epochs: the named stand-in "
+                 "Fashion-MNIST (10,000 / 2,000 / all 10,000 images) with resnet32x0.5 -> resnet8x0.5, Adam at "
+                 "3e-3, the rate cut tenfold after 4 epochs (with a constant rate the teacher's val accuracy "
+                 "wandered by 2-3 points), 6 teacher and 5 student epochs, no augmentation, 2 seeds, a queue of "
+                 "4,096 (it must not outgrow the training set much); thresholds from measured runs with a margin",
+                 {"data": "fashion_mnist", "n_train": 10000, "n_val": 2000, "augment": False, "seeds": (0, 1),
+                  "teacher_net": Arch("resnet32x0.5", 32, (8, 8, 16, 32)),
+                  "student_net": Arch("resnet8x0.5", 8, (8, 8, 16, 32)),
+                  **{f"teacher.{k}": v for k, v in _ADAM.items()}, **{f"student.{k}": v for k, v in _ADAM.items()},
+                  "teacher.epochs": 6, "student.epochs": 5, "rrd.queue_size": 4096,
+                  "min_teacher_acc": 0.86, "min_student_acc": 0.72, "kd_tolerance": 0.02, "rrd_tolerance": 0.03}),
+    smoke=Override("nbval in CI: 600 / 200 / 500 images, a resnet14x0.5 teacher, 3 epochs at a constant rate, "
+                   "a queue of 256, loose floors",
+                   {"n_train": 600, "n_val": 200, "n_test": 500,
+                    "teacher_net": Arch("resnet14x0.5", 14, (8, 8, 16, 32)),
+                    "teacher.step_size": None, "teacher.epochs": 3, "student.step_size": None, "student.epochs": 3,
+                    "rrd.queue_size": 256, "min_teacher_acc": 0.4, "min_student_acc": 0.2, "kd_tolerance": 0.25,
+                    "rrd_tolerance": 0.2}))
+
+# method name (RUNS, checkpoints, the command line) -> its label in the tables (seed 001 Table 1's rows)
+LABELS = {"ce": "no KD", "kd": "KD", "fitnets": "FitNets", "at": "AT", "rrd": "RRD", "rrd_kd": "RRD+KD",
+          "rrd_nostopgrad": "RRD, no stop-grad"}
+L123 = ("layer1", "layer2", "layer3")
+PENULTIMATE = Layers("fc:in", "fc:in")
+
+
+def network(arch: Arch, like: data.TensorData, seed: int) -> models.CifarResNet:
+    """A fresh seeded CIFAR-style ResNet for the classes and channels of ``like``."""
+    config.seed_everything(seed)
+    return models.CifarResNet(arch.depth, arch.widths, num_classes=len(like.classes), in_channels=like.x.shape[1])
+
+
+def load_splits(cfg: RRDSpec) -> SimpleNamespace:
+    """train / val / test at the profile's sizes, the crop-and-flip augmentation if any, and the data's label."""
+    splits = {s: data.load(cfg.data, s, getattr(cfg, f"n_{s}")) for s in data.SPLITS}
+    label = "CIFAR-100" if cfg.data == "cifar100" else f"{splits['train'].title} (stand-in for CIFAR-100)"
+    return SimpleNamespace(**splits, label=label, augment=data.random_shift_flip if cfg.augment else None)
+
+
+def train_teacher(run: config.Run, seed: int = 0, progress: bool = False, splits=None) -> FitResult:
+    """The teacher, trained once (seed 0) and checkpointed as ``teacher.pt``."""
+    if seed != 0:
+        raise ValueError("notebook 07 trains its teacher once, with seed 0; the seed varies the students")
+    cfg = PROFILES[run.profile]
+    d = splits or load_splits(cfg)
+    return fit(CrossEntropy(network(cfg.teacher_net, d.train, 0)), d.train, d.val, cfg.teacher, augment=d.augment,
+               checkpoint=run.checkpoints / "teacher.pt", progress=progress, device=run.device,
+               desc=f"teacher {cfg.teacher_net.name}")
+
+
+def setup(run: config.Run, progress: bool = False) -> SimpleNamespace:
+    """Everything the students share: the splits (``train``, ``val``, ``test``, ``label``, ``augment``), the
+    teacher (``teacher``, ``teacher_fit``, ``teacher_acc`` on the test set, ``cache``: one TeacherCache for
+    every student), the pair's name and the feature sizes the losses need (``dims``)."""
+    cfg = PROFILES[run.profile]
+    d = load_splits(cfg)
+    teacher_fit = train_teacher(run, 0, progress, splits=d)
+    teacher = teacher_fit.model
+    (s_dim,), (s_ch, *_) = hooks.shapes(network(cfg.student_net, d.train, 0), d.train.x, ["fc:in", "layer2"])
+    (t_dim,), (t_ch, *_) = hooks.shapes(teacher, d.train.x, ["fc:in", "layer2"])
+    d.__dict__.update(
+        teacher=teacher, teacher_fit=teacher_fit, cache=TeacherCache(teacher),
+        teacher_acc=metrics.accuracy(predict(teacher, d.test), d.test.y),
+        pair=f"{cfg.teacher_net.name} → {cfg.student_net.name}",
+        dims=SimpleNamespace(s_dim=s_dim, t_dim=t_dim, s_ch=s_ch, t_ch=t_ch))
+    return d
+
+
+def method(name: str, net, shared: SimpleNamespace, cfg: RRDSpec) -> Distiller:
+    """Method ``name``'s distiller for the student ``net``.  Build it right after the student: the FitNets
+    regressor and RRD's embeddings and queue draw their initial values from the same seeded stream."""
+    w, d, cache = cfg.weights, shared.dims, shared.cache
+    rrd = partial(losses.RRDLoss, d.s_dim, d.t_dim, **dataclasses.asdict(cfg.rrd))
+    builders = {
+        "ce": lambda: CrossEntropy(net),
+        "kd": lambda: KD(net, cache, w.T, w.kd_alpha),   # (1 - alpha) CE + alpha T^2 KL
+        "fitnets": lambda: FeatureKD(net, cache, losses.FitNetsLoss(d.s_ch, d.t_ch), Layers("layer2", "layer2"),
+                                     beta=w.fitnets_beta, name="FitNets"),
+        "at": lambda: FeatureKD(net, cache, losses.at_loss,
+                                Layers(L123, L123, teacher_transform=losses.attention_map), beta=w.at_beta, name="AT"),
+        "rrd": lambda: FeatureKD(net, cache, rrd(), PENULTIMATE, beta=w.rrd_beta, name="RRD"),
+        "rrd_kd": lambda: FeatureKD(net, cache, rrd(), PENULTIMATE, kd=w.rrd_kd_alpha, T=w.T, beta=w.rrd_kd_beta,
+                                    name="RRD+KD"),
+        "rrd_nostopgrad": lambda: FeatureKD(net, cache, rrd(detach_teacher=False), PENULTIMATE, beta=w.rrd_beta,
+                                            name="RRD as printed"),
+    }
+    if name not in builders:
+        raise ValueError(f"notebook 07 has the methods {sorted(builders)}, not {name!r}")
+    return builders[name]()
+
+
+def train(run: config.Run, name: str, seed: int, shared: SimpleNamespace | None = None,
+          progress: bool = False) -> FitResult:
+    """One student: seeded student, then its distiller, then the fit; checkpointed, so a finished run (for
+    example one trained headless with ``python -m kdcourse train``) is loaded."""
+    cfg = PROFILES[run.profile]
+    s = setup(run, progress=progress) if shared is None else shared
+    distiller = method(name, network(cfg.student_net, s.train, seed), s, cfg)
+    return fit(distiller, s.train, s.val, cfg.student, augment=s.augment,
+               checkpoint=run.checkpoints / f"{name}-seed{seed}.pt", seed=seed, progress=progress,
+               device=run.device, desc=f"07 {name} seed {seed}")
+
+
+RUNS = {"teacher": train_teacher, **{name: partial(train, name=name) for name in LABELS}}
+
+
+def weights_table(cfg: RRDSpec) -> pd.DataFrame:
+    """Each method's loss weights: gamma (CE), alpha (T^2 KL), beta (feature loss) and which feature loss."""
+    w = cfg.weights
+    rows = [("no KD", 1.0, 0.0, 0.0, "-"), ("KD", round(1 - w.kd_alpha, 12), w.kd_alpha, 0.0, "-"),
+            ("FitNets", 1.0, 0.0, w.fitnets_beta, "hint, layer2"),
+            ("AT", 1.0, 0.0, w.at_beta, "attention, layers 1-3"),
+            ("RRD", 1.0, 0.0, w.rrd_beta, "RRD, penultimate"),
+            ("RRD+KD", 1.0, w.rrd_kd_alpha, w.rrd_kd_beta, "RRD, penultimate"),
+            ("RRD, no stop-grad", 1.0, 0.0, w.rrd_beta, "RRD as printed (∇ through p_t)")]
+    columns = ["method", "γ (CE)", "α (KD)", "β (feature)", "feature loss"]
+    return pd.DataFrame(rows, columns=columns).set_index("method")
+
+
+def vs_kd(value: float, kd: float) -> str:
+    """↑ above KD, ↓ not above it, blank when there is no value."""
+    return "" if np.isnan(value) else ("↑" if value > kd else "↓")
+
+
+def table1(results: pd.DataFrame, teacher_acc: float, reported: dict[str, float]) -> pd.DataFrame:
+    """Table 1's shape: our mean and std test % per method beside seed 001's, with ↑/↓ against KD per column."""
+    ours = results.groupby("method", sort=False)["test_acc"].agg(["mean", "std"]) * 100
+    rows = [("Teacher", teacher_acc * 100, float("nan"), reported["teacher"]),
+            ("Student (no KD)", ours.loc["no KD", "mean"], ours.loc["no KD", "std"], reported["student"])]
+    rows += [(m, ours.loc[m, "mean"], ours.loc[m, "std"], reported.get(m, float("nan")))
+             for m in list(LABELS.values())[1:]]
+    table = pd.DataFrame(rows, columns=["row", "ours_mean", "ours_std", "seed001"]).set_index("row")
+    for col, kd in (("ours_mean", ours.loc["KD", "mean"]), ("seed001", reported["KD"])):
+        table[f"{col}_vs_KD"] = [vs_kd(v, kd) if r not in ("Teacher", "Student (no KD)", "KD") else ""
+                                 for r, v in table[col].items()]
+    return table
+
+
+def table1_shown(table: pd.DataFrame, ours_title: str) -> pd.DataFrame:
+    """``table1`` as text: "mean ± std (↑)" for ours, "value (↑)" for seed 001."""
+    return pd.DataFrame({
+        ours_title: [f"{m:.2f}" + ("" if np.isnan(s) else f" ± {s:.2f}") + (f" ({a})" if a else "")
+                     for m, s, a in zip(table.ours_mean, table.ours_std, table.ours_mean_vs_KD)],
+        "seed 001 Table 1: CIFAR-100, resnet32x4 → resnet8x4 (test %, mean of 3)":
+            ["n/a" if np.isnan(v) else f"{v:.2f}" + (f" ({a})" if a else "")
+             for v, a in zip(table.seed001, table.seed001_vs_KD)],
+    }, index=table.index)
+
+
+def table1_saved(table: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """``table1`` with readable column names and the number of seeds per row (the teacher: one, seed 0)."""
+    n_seeds = results.groupby("method", sort=False)["seed"].nunique()
+    out = table.rename_axis("method").rename(columns={
+        "ours_mean": "ours: test % (mean)", "ours_std": "ours: std", "ours_mean_vs_KD": "ours vs KD",
+        "seed001": "seed 001 Table 1: test %", "seed001_vs_KD": "seed 001 vs KD"})
+    out["seeds"] = [1 if r == "Teacher" else int(n_seeds["no KD" if r == "Student (no KD)" else r])
+                    for r in out.index]
+    return out[["ours: test % (mean)", "ours: std", "seeds", "ours vs KD", "seed 001 Table 1: test %",
+                "seed 001 vs KD"]]
