@@ -3,8 +3,8 @@
 Layers point one way: losses, metrics, data <- models <- engine <- distillers, experiments <- notebooks
 and the command line.
 """
-__version__ = "0.1.0"
 
+from .config import VERSION as __version__  # noqa: E402
 from . import config, data, efficiency, losses, metrics, models, plots, saliency  # noqa: E402
 from . import engine  # noqa: E402
 from . import distillers  # noqa: E402

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+VERSION = "0.1.0"
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,11 +128,10 @@ class Run:
                                    .replace(str(Path.home()), "~"))
 
     def manifest(self) -> dict:
-        import kdcourse
         return {
             "notebook": self.notebook, "profile": self.profile, "seed": self.seed,
             "data_sources": dict(self.sources), "commit": git_commit(),
-            "versions": {"kdcourse": kdcourse.__version__, "torch": torch.__version__,
+            "versions": {"kdcourse": VERSION, "torch": torch.__version__,
                          "numpy": np.__version__, "python": platform.python_version()},
             "device": str(self.device) if self.device.type == "cpu"
             else f"{self.device} ({torch.cuda.get_device_name(self.device)})",

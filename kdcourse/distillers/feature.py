@@ -50,7 +50,8 @@ class FeatureKD(Distiller):
 
     @property
     def name(self) -> str:
-        return self._name
+        kd = f", kd={self.kd:g}, T={self.T:g}" if self.kd else ""
+        return f"{self._name}(ce={self.ce:g}{kd}, beta={self.beta:g})"
 
     def __enter__(self) -> "FeatureKD":
         self._hooks = hooks.FeatureHooks(self.student, self.layers.student)

@@ -6,6 +6,8 @@ over each class's subclasses), on which accuracy is measured.
 """
 from __future__ import annotations
 
+from torch import nn
+
 from .. import losses
 from ..engine.cache import TeacherCache
 from .base import Distiller
@@ -43,7 +45,11 @@ class SubclassKD(_Subclass):
 
     def __init__(self, student, teacher, T: float = 4.0, alpha: float = 0.5):
         # the teacher's outputs that are distilled are its subclass logits: its backbone's
-        teacher = teacher if isinstance(teacher, TeacherCache) else TeacherCache(teacher.backbone)
+        if isinstance(teacher, nn.Module):
+            if not hasattr(teacher, "subclass_logits"):
+                raise TypeError(f"SubclassKD's teacher must be a SubclassNet (or a TeacherCache of its backbone), "
+                                f"got {type(teacher).__name__}")
+            teacher = TeacherCache(teacher.backbone)
         super().__init__(student, teacher)
         self.T, self.alpha = losses.check_temperature(T), losses.check_alpha(alpha)
 

@@ -142,7 +142,7 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
     train, val = _on(device, train), _on(device, val)
     track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
-    sig = ckpt.signature(distiller, spec, train, val, seed)
+    sig = ckpt.signature(distiller, spec, train, val, seed) if path is not None else None
     mine = path is not None and ddp.is_main()   # rank 0 alone locks and writes
     if mine:
         ckpt.prepare(path)

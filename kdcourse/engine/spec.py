@@ -67,12 +67,18 @@ class TrainSpec:
             object.__setattr__(self, "selection", Selection(**self.selection))
         if self.milestones is not None:
             object.__setattr__(self, "milestones", tuple(self.milestones))
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.step_size is not None and (isinstance(self.step_size, bool) or not isinstance(self.step_size, int)
+                                           or self.step_size < 1):
+            raise ValueError(f"step_size must be an integer >= 1 or None, got {self.step_size!r}")
+        checks = (("lr", self.lr > 0, "> 0"), ("gamma", self.gamma > 0, "> 0"),
+                  ("weight_decay", self.weight_decay >= 0, ">= 0"), ("momentum", 0 <= self.momentum < 1, "in [0, 1)"))
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.step_size and self.milestones:
