@@ -13,6 +13,8 @@ rank_correlation
               Spearman's rank correlation between two maps of the same image,
               one number per image: +1 same ranking of the pixels, 0 unrelated,
               -1 inverted (the brightest pixels of one are the darkest of the other).
+rho_summary   those per-image correlations over many images: mean, spread and a
+              95 % confidence interval of the mean (Student's t over images).
 """
 from __future__ import annotations
 
@@ -135,3 +137,14 @@ def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
     return torch.from_numpy(rho)
+
+
+def rho_summary(r: Tensor) -> dict:
+    """Per-image rank correlations ``r`` summarised over the images: mean, std (ddof 1), the 95 % confidence
+    interval of the mean (Student's t), median, the fraction below 0, and the number of images."""
+    from scipy import stats
+    r = torch.as_tensor(r).numpy()
+    ci = stats.ttest_1samp(r, 0.0).confidence_interval(0.95)
+    return {"mean rho": r.mean(), "std rho": r.std(ddof=1), "95% CI low": ci.low, "95% CI high": ci.high,
+            "median rho": np.median(r), "fraction rho < 0": (r < 0).mean(), "images": len(r)}
+

@@ -9,10 +9,10 @@ import torch
 from kdcourse import experiments
 from kdcourse.engine import TrainSpec
 from kdcourse import data
-from kdcourse.experiments import mnist, mnist_kd, subclass, temperature
+from kdcourse.experiments import mnist, mnist_kd, saliency, subclass, temperature
 
 MODULES = {"mnist": mnist, "01_temperature": temperature, "02_mnist_kd": mnist_kd,
-           "08_subclass_distillation": subclass}
+           "08_subclass_distillation": subclass, "09_saliency": saliency}
 
 
 @pytest.mark.parametrize("notebook", sorted(MODULES))
@@ -189,3 +189,50 @@ def test_01_confidence_table_quotes_seed_000_from_the_spec():
     t = temperature.confidence_vs_source(temperature.PAPER, conf, H, 10)
     assert t.iloc[1].tolist() == ["50.0%", "most images"] and t.iloc[3, 0] == "25.0%"
     assert t.iloc[0, 1] == "mostly 0.4-0.5" and t.iloc[2, 1] == "peak at 1.8-1.9"
+
+
+def test_09_paper_profile_is_seed_004_s_students_and_smilkov_s_noise():
+    p = saliency.PAPER
+    assert (p.kd_alpha, p.kd_T) == (0.9, 20.0)                # seed 004 Task 1 Q5, as in notebook 02
+    assert (p.kd_alpha, p.kd_T) == (mnist_kd.PAPER.best_alpha, mnist_kd.PAPER.best_T)
+    assert p.student == TrainSpec(epochs=12, batch_size=256, lr=1e-3, optimizer="adam")   # seed 004's students
+    assert p.smoothgrad_sigma == 0.15 and p.smoothgrad_n == 50    # Smilkov et al. 2017: sigma 10-20 %, n ~ 50
+    assert (p.rgb_model, p.rgb_size) == ("efficientnet-lite0", 224)
+    for name, spec in saliency.PROFILES.items():
+        assert spec.n_compare >= spec.min_compare >= 200, name   # enough images for a CI on the mean rho
+        assert spec.smoothgrad_sigma == p.smoothgrad_sigma and (spec.kd_alpha, spec.kd_T) == (0.9, 20.0)
+    assert set(saliency.RUNS) == {"kd", "ce"}
+
+
+def test_09_inversion_verdict_by_hand():
+    row = lambda lo, hi: pd.Series({"95% CI low": lo, "95% CI high": hi})
+    assert saliency.inversion_verdict(row(-0.3, -0.1), 0.1).startswith("INVERTED")
+    assert saliency.inversion_verdict(row(0.2, 0.3), 0.1).startswith("NOT inverted: the KD student's maps rank")
+    assert saliency.inversion_verdict(row(0.05, 0.3), 0.1).startswith("NOT inverted, but no closer")
+    assert saliency.inversion_verdict(row(-0.1, 0.3), 0.1).startswith("inconclusive")
+
+
+def test_09_paired_difference_by_hand():
+    # differences 0.1, 0.2, 0.3, -0.2: mean 0.1, KD closer on 3 of 4; t interval mean +- t(0.975, 3) s / 2
+    a, b = torch.tensor([0.5, 0.6, 0.7, 0.1]).double(), torch.tensor([0.4, 0.4, 0.4, 0.3]).double()
+    p = saliency.paired_difference(a, b)
+    s = torch.tensor([0.1, 0.2, 0.3, -0.2]).double().std().item()
+    assert p["mean"] == pytest.approx(0.1) and p["kd_closer_on"] == pytest.approx(0.75)
+    assert p["ci"][1] - p["mean"] == pytest.approx(3.182446 * s / 2, rel=1e-5)
+    assert 0 < p["wilcoxon_p"] <= 1
+
+
+def test_09_map_table_quotes_seed_004_beside_the_verdict():
+    sim = pd.DataFrame({"mean rho": [0.12345, 0.2], "images": [200.0, 200.0]},
+                       index=["teacher vs student with KD", "teacher vs student without KD"])
+    t = saliency.map_table(sim, "NOT inverted: ...")
+    assert t["mean rho"].tolist() == [0.123, 0.2] and t["images"].dtype.kind == "i"
+    assert t.iloc[0]["seed 004 (Q13, Fig. 7)"].startswith("inverted:") and t.iloc[1]["seed 004 (Q13, Fig. 7)"] == ""
+    assert t["verdict (this run)"].tolist() == ["NOT inverted: ...", ""]
+
+
+def test_09_channel_correlations_of_identical_and_inverted_channels():
+    g = torch.arange(16.0).view(1, 1, 4, 4)
+    maps = torch.cat([g, 2 * g + 1, -g], 1)                      # green ranks like red, blue inverted
+    c = saliency.channel_correlations({"gradient": maps}, ["photo"]).iloc[0]
+    assert (c["red vs green"], c["red vs blue"], c["green vs blue"]) == pytest.approx((1.0, -1.0, -1.0))

@@ -184,6 +184,15 @@ def test_rank_correlation_by_hand():
     assert saliency.rank_correlation(a.view(3, 1, 2, 2), b.view(3, 1, 2, 2)).shape == (3,)
 
 
+def test_rho_summary_by_hand():
+    # r = 0.1, 0.3, 0.5, -0.1: mean 0.2, std (ddof 1) 0.2582, one of four below 0;
+    # 95 % CI: mean +- t(0.975, 3) std / 2 = 0.2 +- 3.182446 x 0.1291
+    s = saliency.rho_summary(torch.tensor([0.1, 0.3, 0.5, -0.1], dtype=torch.float64))
+    assert s["mean rho"] == pytest.approx(0.2) and s["std rho"] == pytest.approx(0.258199, abs=1e-6)
+    assert s["median rho"] == pytest.approx(0.2) and s["fraction rho < 0"] == 0.25 and s["images"] == 4
+    assert (s["95% CI low"], s["95% CI high"]) == pytest.approx((0.2 - 0.410848, 0.2 + 0.410848), abs=1e-5)
+
+
 # --------------------------------------------------------------------------- cluster metrics
 def test_purity_and_matched_accuracy_by_hand():
     clusters = torch.tensor([0, 0, 1, 1, 2])
