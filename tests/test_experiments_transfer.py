@@ -123,9 +123,6 @@ def test_04_runs_train_once_and_a_second_call_loads_the_checkpoint(tmp_path, mon
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()))
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="engine.fingerprint cannot hash 0-dim tensors (BatchNorm's num_batches_tracked), so a "
-                          "checkpointed fit with a ResNet teacher fails; the engine's fix: t.reshape(-1).view(uint8)")
 def test_04_kd_run_with_a_batch_norm_teacher(tmp_path, monkeypatch):
     run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch,
                teacher=TrainSpec(epochs=1, batch_size=8), student=TrainSpec(epochs=1, batch_size=8))

@@ -193,3 +193,12 @@ def test_kill_9_leaves_no_partial_file_after_the_next_run(tmp_path):
                           text=True, timeout=600)
     assert done.returncode == 0 and "epochs 40" in done.stdout, done.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".big.pt.lock", "big.pt"]
+
+
+def test_fingerprints_cover_zero_dim_tensors_such_as_batch_norm_counters():
+    from kdcourse.engine.fingerprint import fingerprint
+    bn = torch.nn.BatchNorm1d(3)
+    assert bn.num_batches_tracked.dim() == 0
+    a = fingerprint(*bn.state_dict().values())
+    bn.num_batches_tracked += 1
+    assert fingerprint(*bn.state_dict().values()) != a
