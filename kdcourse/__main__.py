@@ -51,7 +51,10 @@ def train(notebook: str, method: str, profile: str | None, seed: int) -> int:
     distributed.init()
     try:
         run = experiments.start(notebook, seed=seed, profile=profile)
-        result = runs[method](run, seed=seed, progress=distributed.is_main())
+        try:
+            result = runs[method](run, seed=seed, progress=distributed.is_main())
+        except (ValueError, FileNotFoundError, PermissionError) as exc:   # bad input: the message says what to do
+            raise SystemExit(f"python -m kdcourse train {notebook} {method}: {exc}") from None
         if distributed.is_main():
             best = result.best()
             print(f"{notebook} {method} seed {seed} ({run.profile}, {distributed.world_size()} process(es)): "
