@@ -99,7 +99,8 @@ class Generations:
 def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, val: TensorData,
                spec: TrainSpec, generations: int = 3, *, teacher: nn.Module | None = None,
                method: Callable[[nn.Module, TeacherCache], Distiller] = SoftTargets,
-               seed: int = 0, desc: str = "", **fit_options) -> Generations:
+               seed: int = 0, desc: str = "", checkpoints: Callable[[int], str | Path] | None = None,
+               **fit_options) -> Generations:
     """Train BAN-1 .. BAN-``generations``, each from the one before (seed 002 Listing 4).
 
     teacher      generation 0, already trained; None trains it here on the
@@ -107,6 +108,9 @@ def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, v
     method       ``method(student, teacher_cache)`` is how generation k learns
                  from k - 1 (default :class:`~kdcourse.distillers.SoftTargets`,
                  the seed's soft targets).
+    checkpoints  ``checkpoints(k)`` is generation k's checkpoint file (0: the teacher, when trained
+                 here), so that a finished generation is loaded instead of trained again;
+                 None: no checkpoints.
     fit_options  passed to every ``fit`` (augment, track, device, progress, ...).
 
     Each generation is seeded with ``seed * 100 + k`` before it is built and
@@ -114,17 +118,18 @@ def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, v
     """
     if generations < 1:
         raise ValueError(f"generations must be >= 1, got {generations}")
+    path = (lambda k: None) if checkpoints is None else checkpoints
     fits: list[FitResult | None] = [None]
     if teacher is None:
         config.seed_everything(seed * 100)
         result = fit(CrossEntropy(build_student()), train_data, val, spec, seed=seed * 100,
-                     desc=f"{desc}Teacher", **fit_options)
+                     checkpoint=path(0), desc=f"{desc}Teacher", **fit_options)
         teacher, fits = result.model, [result]
     chain = [teacher]
     for k in range(1, generations + 1):
         config.seed_everything(seed * 100 + k)
         result = fit(method(build_student(), TeacherCache(chain[-1])), train_data, val, spec,
-                     seed=seed * 100 + k, desc=f"{desc}BAN-{k}", **fit_options)
+                     seed=seed * 100 + k, checkpoint=path(k), desc=f"{desc}BAN-{k}", **fit_options)
         chain.append(result.model)
         fits.append(result)
     return Generations(chain, fits)

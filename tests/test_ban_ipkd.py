@@ -1,14 +1,20 @@
-"""Issue 4: WRN, flexible networks, ipkd_loss (seed 003 eqs. 4-7), fit on sub-models, BAN, export, CIFAR."""
+"""Issue 4: WRN, flexible networks, ipkd_loss (seed 003 eqs. 4-7), fit on sub-models, BAN, export, CIFAR;
+notebooks 05 and 06's specs (paper profiles pinned to seeds 002 and 003), runs and tables."""
+import dataclasses
 import math
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdcourse import ban, config, data, losses, models, train
+from kdcourse import ban, config, data, engine, experiments, losses, models
+from kdcourse.distillers import InPlace, LogitMSE, Softened, SoftTargets
+from kdcourse.engine import Selection, TrainSpec
+from kdcourse.experiments import born_again, ipkd
 
 # --------------------------------------------------------------------------- ipkd_loss by hand
 # three sub-models (smallest first), a batch of two images, three classes
@@ -213,8 +219,8 @@ def digits():
 
 def test_fit_trains_every_sub_model_and_selects_on_their_mean(digits):
     tr, va, te = digits
-    result = train.fit(tiny_msdnet(), tr, va, objective=train.in_place_distillation(5.0, 0.8, "tam"),
-                       epochs=3, lr=3e-3, progress=False)
+    result = engine.fit(InPlace(tiny_msdnet(), "tam", 5.0, 0.8), tr, va, TrainSpec(epochs=3, lr=3e-3),
+                        progress=False)
     h = result.history
     for split in ("train", "val"):
         cols = [f"{split}_acc_{i}" for i in range(3)]
@@ -222,7 +228,7 @@ def test_fit_trains_every_sub_model_and_selects_on_their_mean(digits):
         assert np.allclose(h[f"{split}_acc"], h[cols].mean(axis=1))
     assert {"train_ce_largest", "train_ce", "train_kd", "val_kd"} <= set(h)
     assert result.best_epoch == int(h.epoch[h.val_acc.idxmax()])
-    out = train.predict(result.model, va)
+    out = engine.predict(result.model, va)
     assert isinstance(out, list) and len(out) == 3
     best = result.best()
     for i, logits in enumerate(out):
@@ -235,16 +241,17 @@ def test_soft_target_objective_and_variants_by_hand():
     s, t, y = torch.tensor([[1.0, 2.0, 0.0]]), torch.tensor([[3.0, 1.0, 0.0]]), torch.tensor([0])
     p_t, log_p = _softmax([3.0, 1.0, 0.0]), [math.log(v) for v in _softmax([1.0, 2.0, 0.0])]
     h = -sum(a * b for a, b in zip(p_t, log_p))
-    plain = ban.soft_target_objective()(s, y, t)
+    net, teacher = nn.Identity(), nn.Identity()   # the distillers' losses on given logits
+    plain = SoftTargets(net, teacher).losses(s, y, t)
     assert float(plain["total"]) == pytest.approx(h, rel=1e-6) and float(plain["ce"]) == pytest.approx(-log_p[0])
-    mixed = ban.soft_target_objective(0.25)(s, y, t)
+    mixed = SoftTargets(net, teacher, 0.25).losses(s, y, t)
     assert float(mixed["total"]) == pytest.approx(0.75 * h - 0.25 * log_p[0], rel=1e-6)
-    assert float(ban.logit_mse_objective()(s, y, t)["total"]) == pytest.approx((4 + 1 + 0) / 3)
+    assert float(LogitMSE(net, teacher).losses(s, y, t)["total"]) == pytest.approx((4 + 1 + 0) / 3)
     q, p3 = _softmax([3.0, 1.0, 0.0], 3.0), _softmax([1.0, 2.0, 0.0], 3.0)
-    assert float(ban.softened_objective(3.0)(s, y, t)["total"]) == pytest.approx(
+    assert float(Softened(net, teacher, 3.0).losses(s, y, t)["total"]) == pytest.approx(
         9 * -sum(a * math.log(b) for a, b in zip(q, p3)), rel=1e-6)
     with pytest.raises(ValueError, match="ground_truth_weight"):
-        ban.soft_target_objective(1.5)
+        SoftTargets(net, teacher, 1.5)
 
 
 class _Fixed(nn.Module):
@@ -273,14 +280,15 @@ def test_ensemble_averages_softmax_outputs():
 
 def test_born_again_teaches_each_generation_with_the_previous_one(digits, monkeypatch):
     tr, va, _ = digits
-    seen, real_fit = [], train.fit
+    seen, real_fit = [], ban.fit
 
-    def spy(model, *args, teacher=None, **kwargs):
-        result = real_fit(model, *args, teacher=teacher, **kwargs)
+    def spy(distiller, *args, **kwargs):
+        teacher = distiller.teacher
+        result = real_fit(distiller, *args, **kwargs)
         seen.append((teacher.teacher if teacher is not None else None, result.model))
         return result
-    monkeypatch.setattr(train, "fit", spy)
-    chain = ban.born_again(lambda: models.MLP(64, (16,)), tr, va, 2, epochs=1, progress=False)
+    monkeypatch.setattr(ban, "fit", spy)
+    chain = ban.born_again(lambda: models.MLP(64, (16,)), tr, va, TrainSpec(epochs=1), 2, progress=False)
     assert chain.names == ["Teacher", "BAN-1", "BAN-2"] and len(chain.fits) == 3
     assert seen[0][0] is None                       # generation 0 learns from the labels
     assert seen[1][0] is seen[0][1] and seen[2][0] is seen[1][1]
@@ -382,30 +390,162 @@ def test_augmentation_shrink_and_two_classes(digits):
         data.two_classes(tr, 3, 3)
 
 
-# --------------------------------------------------------------------------- the paper profiles
+# --------------------------------------------------------------------------- the specs of notebooks 05 and 06
+@pytest.mark.parametrize("notebook,module", [("05_born_again", born_again), ("06_ipkd_teacher_assistants", ipkd)])
+def test_every_profile_exists_and_is_a_typed_spec(notebook, module):
+    assert set(module.PROFILES) == {"paper", "cpu", "smoke"}
+    assert experiments.module(notebook) is module
+    assert module.PROFILES["paper"] is module.PAPER and dataclasses.is_dataclass(module.PAPER)
+    for profile, spec in module.PROFILES.items():
+        assert type(spec) is type(module.PAPER), profile
+
+
 def test_paper_profile_of_05_matches_seed_002():
-    s = config.settings("05_born_again", "paper")
-    assert (s["data"], s["arch"], s["generations"], s["ground_truth_weight"]) == ("cifar10", "wrn-28-1", 3, None)
-    # Listings 6-7: batch 32, Adam (Keras' lr 1e-3), 100 epochs, EarlyStopping patience 8 (teacher) / 12 (students)
-    for row, patience in ((s["teacher"], 8), (s["student"], 12)):
-        assert (row["epochs"], row["batch_size"], row["optimizer"], row["lr"]) == (100, 32, "adam", 1e-3)
-        assert row["selection"] == dict(primary="val_ce", secondary=None, patience=patience)
-    assert (s["binary"]["epochs"], s["binary"]["patience"]) == (150, 15)          # Listing 11
-    assert (s["pair"]["teacher"], s["pair"]["student"]) == ("mobilenet_v2", "wrn-16-4")  # section 4.2.2
-    v = s["variants"]                                                            # Listings 12-13
-    assert (v["T"], v["generations"], v["mse_epochs"], v["mse_patience"]) == (3.0, 2, 100, 5)
-    assert (v["softened_epochs"], v["softened_patience"]) == (150, 8)
-    assert len(config.settings("05_born_again", "cpu")["seeds"]) >= 2
+    p = born_again.PAPER
+    assert (p.data, p.arch, p.generations, p.ground_truth_weight) == ("cifar10", "wrn-28-1", 3, None)
+    # Listings 6-7: batch 32, Adam (Keras' lr 1e-3), 100 epochs, EarlyStopping on val_loss with patience 8 (teacher)
+    # and 12 (students); val_loss is the cross-entropy against the labels, "val_ce" here
+    for spec, patience in ((p.teacher, 8), (p.student, 12)):
+        assert (spec.epochs, spec.batch_size, spec.optimizer, spec.lr) == (100, 32, "adam", 1e-3)
+        assert spec.selection == Selection(primary="val_ce", secondary=None, patience=patience)
+    assert (p.binary.train.epochs, p.binary.train.selection.patience) == (150, 15)      # Listing 11
+    assert (p.pair.teacher, p.pair.student) == ("mobilenet_v2", "wrn-16-4")             # section 4.2.2
+    v = p.variants                                                                      # Listings 12-13
+    assert (v.T, v.generations, v.mse.epochs, v.mse.selection.patience) == (3.0, 2, 100, 5)
+    assert (v.softened.epochs, v.softened.selection.patience) == (150, 8)
+    assert len(born_again.PROFILES["cpu"].seeds) >= 2
+    # seed 002 Table 1 as printed
+    assert born_again.SEED_TABLE1["accuracy"] == {"Teacher": 0.8570, "BAN-1": 0.8580, "BAN-2": 0.8574,
+                                                  "BAN-3": 0.8514, "Ensemble": 0.8747}
+
+
+def test_cpu_and_smoke_profiles_of_05_are_the_committed_runs():
+    cpu, smoke = born_again.PROFILES["cpu"], born_again.PROFILES["smoke"]
+    assert (cpu.data, cpu.shrink, cpu.arch, cpu.n_train, cpu.n_val, cpu.n_test) == (
+        "fashion_mnist", 2, "wrn-10-1", 5000, 1000, None)
+    assert cpu.teacher == cpu.student == TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam", step_size=3,
+                                                   gamma=0.1)
+    assert (cpu.min_teacher_acc, cpu.ensemble_margin) == (0.78, 0.005)
+    assert (smoke.n_train, smoke.n_val, smoke.n_test, smoke.binary.n_train, smoke.variants.generations) == (
+        400, 200, 500, 300, 1)
+    assert smoke.student == TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam")
+    assert (smoke.min_teacher_acc, smoke.ensemble_margin) == (0.45, 0.03)
 
 
 def test_paper_profile_of_06_matches_seed_003():
-    s = config.settings("06_ipkd_teacher_assistants", "paper")
-    assert s["datasets"] == ["cifar10", "cifar100"] and s["lam"] == 0.8
-    assert s["schemes"] == ["none", "ipkd", "ta1", "tam"]
-    m, w = s["msdnet"], s["slimmable"]
-    assert (m["T"], m["soft_ce"], w["T"], w["soft_ce"]) == (5.0, False, 1.0, True)
-    assert (m["fit"]["epochs"], w["fit"]["epochs"]) == (300, 200)
-    for row in (m["fit"], w["fit"]):
-        assert (row["optimizer"], row["lr"]) == ("sgd", 0.1)
-    assert m["arch"] == {} and w["arch"] == {}   # the classes' defaults: anytime MSDNet, full MobileNet-V1
-    assert w["widths"] == [0.25, 0.5, 0.75, 1.0]
+    p = ipkd.PAPER
+    assert p.datasets == ("cifar10", "cifar100") and p.lam == 0.8
+    assert p.schemes == ("none", "ipkd", "ta1", "tam") == losses.SCHEMES
+    m, w = p.msdnet, p.slimmable
+    assert (m.T, m.soft_ce, w.T, w.soft_ce) == (5.0, False, 1.0, True)    # section IV-B
+    assert (m.train.epochs, w.train.epochs) == (300, 200)
+    for spec in (m.train, w.train):
+        assert (spec.optimizer, spec.lr) == ("sgd", 0.1)
+        assert spec.selection == Selection("val_acc", "val_total", None)   # mean val accuracy over sub-models
+    assert m.arch == {} and w.arch == {}   # the classes' defaults: anytime MSDNet, full MobileNet-V1
+    assert w.widths == (0.25, 0.5, 0.75, 1.0)
+    assert ipkd.SEED_AVG["msdnet", "CIFAR-10"]["IPKD-TA-M"] == 93.10        # Table I's Avg row as printed
+    assert ipkd.SEED_TABLE2["CIFAR-100"]["IPKD-TA-M"] == [64.19, 63.96, 62.47, 59.18]
+
+
+def test_cpu_and_smoke_profiles_of_06_are_the_committed_runs():
+    cpu, smoke = ipkd.PROFILES["cpu"], ipkd.PROFILES["smoke"]
+    assert (cpu.datasets, cpu.shrink, cpu.n_train, cpu.n_val, cpu.augment) == (("fashion_mnist",), 2, 5000, 1000, False)
+    assert cpu.msdnet.train == cpu.slimmable.train == TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam",
+                                                                step_size=3, gamma=0.1)
+    assert cpu.msdnet.arch == dict(n_blocks=4, step=1, base=1, channels=8, growth=4, exit_channels=32)
+    assert (cpu.min_sub_model_acc, cpu.max_order_drop, cpu.max_scheme_spread) == (70.0, 3.0, 6.0)
+    assert smoke.msdnet.train == TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam")
+    assert (smoke.n_train, smoke.n_val, smoke.n_test, smoke.min_sub_model_acc) == (400, 200, 500, 15.0)
+
+
+def test_runs_are_named_by_network_and_scheme():
+    assert set(ipkd.RUNS) == {f"{n}-{s}" for n in ("msdnet", "slimmable") for s in ("none", "ipkd", "ta1", "tam")}
+    assert set(born_again.RUNS) == {"teacher", "ban"}
+    assert experiments.runs("06_ipkd_teacher_assistants") is ipkd.RUNS
+
+
+# --------------------------------------------------------------------------- runs on digits, checkpointed
+def _run(notebook, cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("KDCOURSE_DATA", str(tmp_path))
+    return config.Run(notebook, "smoke", cfg, torch.device("cpu"), 0)
+
+
+def test_an_ipkd_run_is_checkpointed_and_loaded(tmp_path, monkeypatch):
+    small = dict(n_blocks=3, step=1, base=1, channels=4, growth=2, exit_channels=8)
+    cfg = dataclasses.replace(ipkd.PROFILES["smoke"], datasets=("digits",), shrink=1, n_train=300, n_val=100,
+                              n_test=100, msdnet=dataclasses.replace(ipkd.PAPER.msdnet, arch=small,
+                                                                     train=TrainSpec(epochs=2, lr=3e-3)))
+    run = _run("06_ipkd_teacher_assistants", cfg, tmp_path, monkeypatch)
+    first = ipkd.RUNS["msdnet-tam"](run, 0)
+    path = run.checkpoints / "msdnet-tam-digits-seed0.pt"
+    assert path.is_file() and len(first.history) == 2 and first.resumed_from == 0
+    again = ipkd.RUNS["msdnet-tam"](run, 0)
+    assert again.resumed_from == 2 and again.best_epoch == first.best_epoch   # loaded, not trained again
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    rows = ipkd.accuracy_rows(again.model, data.load("digits", "test", 100), "msdnet", data="d", scheme="tam", seed=0)
+    assert [r["sub-model"] for r in rows] == ["Exit 1", "Exit 2", "Exit 3"] and all(0 <= r["accuracy"] <= 100
+                                                                                       for r in rows)
+
+
+def test_born_again_checkpoints_every_generation_and_loads_them(tmp_path, monkeypatch):
+    cfg = dataclasses.replace(born_again.PROFILES["smoke"], data="digits", shrink=1, n_train=200, n_val=100,
+                              n_test=100, generations=2, teacher=TrainSpec(epochs=1), student=TrainSpec(epochs=1))
+    run = _run("05_born_again", cfg, tmp_path, monkeypatch)
+    sets = born_again.load(cfg)
+    assert sets.title.endswith(" 8 px (stand-in for CIFAR-10)") and len(sets.test) == 100
+    chain = born_again.generations(run, 0, sets)
+    assert chain.names == ["Teacher", "BAN-1", "BAN-2"] and chain.fits[0].model is chain.models[0]
+    assert sorted(p.name for p in run.checkpoints.glob("*.pt")) == ["ban1-seed0.pt", "ban2-seed0.pt",
+                                                                    "teacher-seed0.pt"]
+    last = born_again.RUNS["ban"](run, 0)           # the headless run: everything loaded from the checkpoints
+    assert last.resumed_from == 1
+    for a, b in zip(chain.models[2].state_dict().values(), last.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+# --------------------------------------------------------------------------- the tables, on numbers by hand
+def _ipkd_results():
+    rows = []
+    for scheme, accs in {"none": [50.0, 60.0], "ipkd": [54.0, 62.0]}.items():
+        for seed, shift in ((0, 0.0), (1, 2.0)):
+            rows += [{"data": "D", "network": "msdnet", "scheme": scheme, "seed": seed, "index": k + 1,
+                      "sub-model": f"Exit {k + 1}", "accuracy": a + shift} for k, a in enumerate(accs)]
+    return pd.DataFrame(rows)
+
+
+def test_ipkd_tables_beside_the_seed():
+    results = _ipkd_results()
+    mine = ipkd.ours(results, "msdnet", "D")
+    assert list(mine.columns) == ["No dist.", "IPKD"] and list(mine.index) == ["Exit 1", "Exit 2", "Avg"]
+    assert mine.loc["Exit 1", "IPKD"] == 55.0 and mine.loc["Avg", "No dist."] == 56.0   # (51 + 61) / 2
+    table = ipkd.beside_seed(results, "msdnet", "D", "CIFAR-10")
+    assert list(table.index) == [f"Exit {k}" for k in range(1, 8)] + ["Avg"]
+    assert table.loc["Exit 2", "IPKD, seed 003"] == 92.43 and np.isnan(table.loc["Exit 3", "IPKD"])
+    assert table.loc["Avg", "No dist., seed 003"] == 92.39           # the Avg row as printed
+    avg = ipkd.averages(results, {"D": "CIFAR-10"})
+    row = avg.loc[("MSDNet", "IPKD")]
+    assert row["average accuracy (%)"] == 59.0 and row["sd over seeds"] == pytest.approx(2 ** 0.5)
+    assert row["seed 003 source"] == "Table I, Avg row, CIFAR-10" and row["seeds"] == 2
+    slim = ipkd.seed_table("slimmable")
+    assert list(slim.index)[:2] == ["Switch 1 (x0.25)", "Switch 2 (x0.5)"]
+    assert slim.loc["Avg", ("CIFAR-10", "No dist.")] == pytest.approx((90.46 + 89.97 + 88.74 + 86.04) / 4)
+
+
+def test_born_again_table1_and_gains_against_seed_noise():
+    rows = [{"model": m, "accuracy": a + d, "loss": 0.5, "seed": seed}
+            for seed, d in ((0, 0.0), (1, 0.01))
+            for m, a in (("Teacher", 0.80), ("BAN-1", 0.85), ("Ensemble", 0.805), ("Ensemble of students", 0.85))]
+    results = pd.DataFrame(rows)
+    table = born_again.table1(results, ["Teacher", "BAN-1", "Ensemble"], "wrn-10-1")
+    assert table.index.name == "model (WRN-10-1)" and table.loc["BAN-1", "accuracy (mean)"] == pytest.approx(0.855)
+    assert table.loc["Teacher", "seed 002 accuracy (CIFAR-10, WRN-28-1)"] == 0.8570
+    assert np.isnan(table.loc["Ensemble of students", "seed 002 loss"])
+    gains = born_again.gains(results, ["BAN-1", "Ensemble"])
+    # gain 5 points, 2 std = 2 * 0.01 / sqrt(2) * 100 = 1.41 points
+    assert gains.loc["BAN-1", "ours: gain over the teacher (points)"] == pytest.approx(5.0)
+    assert gains.loc["BAN-1", "2 std (points)"] == pytest.approx(2 * 100 * 0.01 / 2 ** 0.5)
+    assert gains.loc["BAN-1", "verdict"] == "above the teacher beyond 2 std"
+    assert gains.loc["Ensemble", "verdict"] == "within noise"
+    assert gains.loc["BAN-1", "seed 002: gain over the teacher (points)"] == pytest.approx(0.10)

@@ -3,7 +3,8 @@
 A flexible network holds n sub-models that share their parameters.  Called
 normally, both models here return the list of the n sub-models' logits,
 ordered from the smallest sub-model to the largest, which is what
-``kdcourse.losses.ipkd_loss`` and ``kdcourse.train.fit`` expect.  To deploy one
+``kdcourse.losses.ipkd_loss`` and ``kdcourse.engine.fit`` (with the
+``kdcourse.distillers.InPlace`` distiller) expect.  To deploy one
 sub-model, switch to it: ``set_width(0.5)`` / ``set_exit(3)`` make the forward
 pass compute and return that sub-model's logits only; ``None`` switches back
 to all of them.

@@ -1,0 +1,305 @@
+"""Notebook 05: Born-Again Networks as seed 002 tests them (Tables 1-2, sections 4.2.2, 4.2.3 and 5).
+
+The paper profile is seed 002's: CIFAR-10, WRN-28-1, a teacher and three
+generations, Keras' defaults (Adam at lr 1e-3, batch 32), up to 100 epochs
+with EarlyStopping on ``val_loss`` (the cross-entropy against the labels,
+``val_ce``), patience 8 for the teacher and 12 for the students (Listings
+6-7); Table 2's binary task for 150 epochs with patience 15 (Listing 11);
+section 4.2.2's MobileNetV2 -> WRN-16-4; section 4.2.3's logit MSE (patience
+5) and softened logits (T 3, 150 epochs, patience 8).  The cpu and smoke
+profiles run on the named stand-in Fashion-MNIST at 14 px.
+
+``RUNS``: ``teacher`` (generation 0 of a seed) and ``ban`` (its generations,
+each from the one before; the last generation's fit is returned).  Both
+checkpoint every network, so the notebook loads what the command line
+trained.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from types import SimpleNamespace
+
+import pandas as pd
+from torch import nn
+
+from .. import ban, config, data, efficiency, metrics
+from ..distillers import CrossEntropy, LogitMSE, Softened, SoftTargets
+from ..engine import FitResult, Selection, TrainSpec, fit
+from .base import Override, profiles
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Table 2: two classes of a data set, a teacher and its generations trained with ``train``."""
+
+    data: str
+    classes: tuple[int, int]           # negative, positive (class indices of ``data``)
+    n_train: int | None                # images per split after keeping the two classes; None: all
+    n_val: int | None
+    n_test: int | None
+    train: TrainSpec                   # every generation, the teacher included
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Section 4.2.2: a teacher and a student of different architectures (``ban.build`` names)."""
+
+    teacher: str
+    student: str
+    teacher_options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Variants:
+    """Section 4.2.3 and Listing 3's ground-truth weight: other ways to train the first generations."""
+
+    T: float                           # softened logits' temperature
+    ground_truth_weight: float         # the soft targets + labels mixture
+    generations: int                   # generations trained under each variant
+    mse: TrainSpec                     # logit MSE's training
+    softened: TrainSpec                # softened logits' training (the mixture uses ``student``)
+
+
+@dataclass(frozen=True)
+class BornAgainSpec:
+    data: str                          # cifar10, or a named stand-in
+    shrink: int                        # average-pool the images by this factor (2: 28 -> 14 px)
+    n_train: int | None                # images per split; None: the whole split
+    n_val: int | None
+    n_test: int | None
+    arch: str                          # ``ban.build`` name: wrn-<d>-<k>
+    augment: bool                      # random shifts and flips (CIFAR)
+    generations: int
+    seeds: tuple[int, ...]
+    ground_truth_weight: float | None  # Listing 3's w; None (= 0): the teacher's softmax alone
+    teacher: TrainSpec
+    student: TrainSpec
+    binary: Binary
+    pair: Pair
+    variants: Variants
+    export_atol: float                 # the exported program's logits within this of PyTorch's
+    # quality thresholds (asserted in the notebook)
+    min_teacher_acc: float             # every seed's teacher reaches this test accuracy
+    ensemble_margin: float             # the ensemble's accuracy is at most this below its members' mean
+
+
+_KERAS = TrainSpec(epochs=100, batch_size=32, lr=1e-3, optimizer="adam")
+PAPER = BornAgainSpec(
+    data="cifar10", shrink=1, n_train=None, n_val=None, n_test=None, arch="wrn-28-1", augment=True,
+    generations=3, seeds=(0, 1), ground_truth_weight=None,
+    teacher=_KERAS.but(selection=Selection("val_ce", None, patience=8)),
+    student=_KERAS.but(selection=Selection("val_ce", None, patience=12)),
+    binary=Binary("cifar10", (3, 5), None, None, None,
+                  _KERAS.but(epochs=150, selection=Selection("val_ce", None, patience=15))),
+    pair=Pair("mobilenet_v2", "wrn-16-4"),
+    variants=Variants(T=3.0, ground_truth_weight=0.3, generations=2,
+                      mse=_KERAS.but(selection=Selection("val_ce", None, patience=5)),
+                      softened=_KERAS.but(epochs=150, selection=Selection("val_ce", None, patience=8))),
+    export_atol=1e-4, min_teacher_acc=0.80, ensemble_margin=0.005)
+
+_CPU = TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam", step_size=3, gamma=0.1)
+_SMOKE = TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam")
+PROFILES = profiles(
+    PAPER,
+    cpu=Override("2 CPU cores, no CIFAR offline: the named stand-in Fashion-MNIST at 14 px (5,000 / 1,000 / all "
+                 "test images; binary: T-shirt/top vs Shirt), WRN-10-1, 4 epochs of Adam with a step at 3, the "
+                 "epoch chosen on val accuracy without early stopping; MobileNet-V1 -> WRN-16-1 for the pair",
+                 {"data": "fashion_mnist", "shrink": 2, "n_train": 5000, "n_val": 1000, "arch": "wrn-10-1",
+                  "augment": False, "teacher": _CPU, "student": _CPU,
+                  "binary": Binary("fashion_mnist", (0, 6), 3000, 1000, None, _CPU),
+                  "pair": Pair("mobilenet_v1", "wrn-16-1",
+                               dict(stem=16, blocks=((32, 1), (64, 2), (128, 2), (256, 2)), divisor=4)),
+                  "variants.generations": 1, "variants.mse": _CPU, "variants.softened": _CPU,
+                  "min_teacher_acc": 0.78}),
+    smoke=Override("nbval in CI: 400 / 200 / 500 images (binary 300 / 200 / 400), 2 epochs of batch 32 at a "
+                   "constant lr, a loose floor",
+                   {"n_train": 400, "n_val": 200, "n_test": 500, "teacher": _SMOKE, "student": _SMOKE,
+                    "binary.n_train": 300, "binary.n_val": 200, "binary.n_test": 400, "binary.train": _SMOKE,
+                    "variants.mse": _SMOKE, "variants.softened": _SMOKE,
+                    "min_teacher_acc": 0.45, "ensemble_margin": 0.03}))
+
+# seed 002's numbers: Table 1 (CIFAR-10, WRN-28-1), Table 2 (skin cancer), section 4.2.2 (birds, 225 classes)
+SEED_TABLE1 = {"accuracy": {"Teacher": 0.8570, "BAN-1": 0.8580, "BAN-2": 0.8574, "BAN-3": 0.8514, "Ensemble": 0.8747},
+               "loss": {"Teacher": 0.4225, "BAN-1": 0.4213, "BAN-2": 0.4212, "BAN-3": 0.4424, "Ensemble": 0.3745}}
+SEED_TABLE2 = {"accuracy": {"Teacher": 0.8303, "BAN-1": 0.8091, "BAN-2": 0.8227, "BAN-3": 0.8514, "Ensemble": 0.8227},
+               "loss": {"Teacher": 0.4225, "BAN-1": 0.4027, "BAN-2": 0.3864, "BAN-3": 0.3988, "Ensemble": 0.3681}}
+SEED_PAIR = {"model": ["MobileNetV2, 2.5M", "WRN-16-4, 2.8M"], "accuracy": [0.9182, 0.9333], "loss": [0.2301, 0.2924]}
+
+
+def seed_table1() -> pd.DataFrame:
+    """Seed 002 Table 1: accuracy and loss of the teacher, BAN-1..3 and the ensemble."""
+    return pd.DataFrame(SEED_TABLE1)
+
+
+# --------------------------------------------------------------------------- data and networks
+def load(cfg: BornAgainSpec) -> SimpleNamespace:
+    """train / val / test at the profile's sizes and image scale, and ``title``, the data's name."""
+    get = data.load_cifar if cfg.data in data.CIFAR else data.load
+    sizes = {"train": cfg.n_train, "val": cfg.n_val, "test": cfg.n_test}
+    splits = {split: data.shrink(get(cfg.data, split, n), cfg.shrink) for split, n in sizes.items()}
+    if cfg.data in data.CIFAR:
+        title = data.CIFAR[cfg.data].title
+    else:
+        title = f"{data.DATASETS[cfg.data].title} {splits['train'].x.shape[-1]} px (stand-in for CIFAR-10)"
+    return SimpleNamespace(**splits, title=title)
+
+
+def load_binary(cfg: BornAgainSpec, data_title: str) -> SimpleNamespace:
+    """Table 2's two classes from each whole split, then the first n images; ``title`` names the task
+    (``data_title``: :func:`load`'s title of the data set)."""
+    b = cfg.binary
+    get = data.load_cifar if b.data in data.CIFAR else data.load
+    splits = {}
+    for split, n in {"train": b.n_train, "val": b.n_val, "test": b.n_test}.items():
+        pair_set = data.two_classes(data.shrink(get(b.data, split), cfg.shrink), *b.classes)
+        splits[split] = pair_set if n is None else pair_set.subset(range(min(n, len(pair_set))))
+    negative, positive = splits["test"].classes
+    return SimpleNamespace(**splits, title=f"{negative} vs {positive} ({data_title.split(' (')[0]})")
+
+
+def build(cfg: BornAgainSpec, d: data.TensorData, arch: str | None = None, **options) -> nn.Module:
+    """A fresh network (``cfg.arch`` unless ``arch``) for the classes and channels of ``d``."""
+    return ban.build(arch or cfg.arch, len(d.classes), d.x.shape[1], **options)
+
+
+# --------------------------------------------------------------------------- the runs
+def teacher(run: config.Run, seed: int, sets: SimpleNamespace | None = None, progress: bool = False) -> FitResult:
+    """Generation 0 of ``seed``: the network trained on the labels with ``cfg.teacher`` (checkpointed)."""
+    cfg = run.cfg
+    sets = sets or load(cfg)
+    config.seed_everything(seed * 100)
+    return fit(CrossEntropy(build(cfg, sets.train)), sets.train, sets.val, cfg.teacher, seed=seed * 100,
+               augment=data.random_shift_flip if cfg.augment else None,
+               checkpoint=run.checkpoints / f"teacher-seed{seed}.pt", device=run.device, progress=progress,
+               desc=f"05 teacher seed {seed}")
+
+
+def generations(run: config.Run, seed: int, sets: SimpleNamespace | None = None, progress: bool = False,
+                first: FitResult | None = None) -> ban.Generations:
+    """Table 1's chain of ``seed``: its teacher (``first``, or :func:`teacher`) and BAN-1 .. BAN-k, each
+    trained by ``ban.born_again`` on the soft targets of the one before (checkpointed)."""
+    cfg = run.cfg
+    sets = sets or load(cfg)
+    first = first or teacher(run, seed, sets, progress)
+    method = partial(SoftTargets, ground_truth_weight=cfg.ground_truth_weight)
+    chain = ban.born_again(lambda: build(cfg, sets.train), sets.train, sets.val, cfg.student, cfg.generations,
+                           teacher=first.model, method=method, seed=seed,
+                           checkpoints=lambda k: run.checkpoints / f"ban{k}-seed{seed}.pt",
+                           augment=data.random_shift_flip if cfg.augment else None, device=run.device,
+                           progress=progress, desc=f"05 seed {seed} ")
+    chain.fits[0] = first
+    return chain
+
+
+RUNS = {"teacher": teacher,
+        "ban": lambda run, seed, progress=False: generations(run, seed, progress=progress).fits[-1]}
+
+
+def binary_chain(run: config.Run, sets: SimpleNamespace, progress: bool = False) -> ban.Generations:
+    """Table 2: a teacher and its generations on the two classes, first seed, ``cfg.binary.train``."""
+    cfg, seed = run.cfg, run.cfg.seeds[0]
+    return ban.born_again(lambda: build(cfg, sets.train), sets.train, sets.val, cfg.binary.train, cfg.generations,
+                          seed=seed, checkpoints=lambda k: run.checkpoints / f"binary-gen{k}-seed{seed}.pt",
+                          augment=data.random_shift_flip if cfg.augment else None, device=run.device,
+                          progress=progress, desc="05 binary ")
+
+
+def pair(run: config.Run, sets: SimpleNamespace, progress: bool = False) -> dict[str, nn.Module]:
+    """Section 4.2.2: ``cfg.pair.teacher`` trained on the labels, then one generation of
+    ``cfg.pair.student`` from it (first seed); the two trained networks by name."""
+    cfg, seed, p = run.cfg, run.cfg.seeds[0], run.cfg.pair
+    augment = data.random_shift_flip if cfg.augment else None
+    config.seed_everything(seed * 100)
+    first = fit(CrossEntropy(build(cfg, sets.train, p.teacher, **p.teacher_options)), sets.train, sets.val,
+                cfg.teacher, seed=seed * 100, augment=augment, device=run.device, progress=progress,
+                checkpoint=run.checkpoints / f"pair-teacher-seed{seed}.pt", desc="05 pair teacher")
+    chain = ban.born_again(lambda: build(cfg, sets.train, p.student), sets.train, sets.val, cfg.student, 1,
+                           teacher=first.model, seed=seed, augment=augment, device=run.device, progress=progress,
+                           checkpoints=lambda k: run.checkpoints / f"pair-student{k}-seed{seed}.pt", desc="05 pair ")
+    return {f"teacher: {p.teacher}": first.model, f"student: {p.student.upper()}": chain.models[1]}
+
+
+def variant_methods(cfg: BornAgainSpec) -> dict[str, tuple]:
+    """Section 4.2.3's variants: name -> (file key, method(student, teacher), TrainSpec)."""
+    v = cfg.variants
+    return {f"soft targets + ground truth, w = {v.ground_truth_weight:g}":
+            ("ground-truth", partial(SoftTargets, ground_truth_weight=v.ground_truth_weight), cfg.student),
+            "logit MSE": ("logit-mse", LogitMSE, v.mse),
+            f"softened logits, T = {v.T:g}": ("softened", partial(Softened, T=v.T), v.softened)}
+
+
+def variants(run: config.Run, sets: SimpleNamespace, chain: ban.Generations, progress: bool = False
+             ) -> dict[str, list[nn.Module]]:
+    """The first ``variants.generations`` students under each objective, all from ``chain``'s teacher (the
+    first seed's); the soft-target students of ``chain`` itself come first."""
+    cfg, seed = run.cfg, run.cfg.seeds[0]
+    out = {"soft targets (Table 1's BAN-1)": chain.models[1:1 + cfg.variants.generations]}
+    for name, (key, method, spec) in variant_methods(cfg).items():
+        students = ban.born_again(lambda: build(cfg, sets.train), sets.train, sets.val, spec, cfg.variants.generations,
+                                  teacher=chain.models[0], method=method, seed=seed, device=run.device,
+                                  augment=data.random_shift_flip if cfg.augment else None, progress=progress,
+                                  checkpoints=lambda k: run.checkpoints / f"variant-{key}-gen{k}-seed{seed}.pt",
+                                  desc=f"05 {key} ")
+        out[name] = students.models[1:]
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+def results_of(chain: ban.Generations, test: data.TensorData, seed: int) -> pd.DataFrame:
+    """Test accuracy and loss of every generation, the ensemble (teacher included, as seed 002's ``ban()``)
+    and the ensemble of the students alone (Furlanello et al.'s), one row each."""
+    named = dict(zip(chain.names, chain.models))
+    named |= {"Ensemble": chain.ensemble(), "Ensemble of students": chain.ensemble(include_teacher=False)}
+    return ban.table(named, test).reset_index().assign(seed=seed)
+
+
+def table1(results: pd.DataFrame, order: list[str], arch: str) -> pd.DataFrame:
+    """Table 1: mean and sd over seeds of each model's test accuracy and loss, beside seed 002's."""
+    stats, seed = results.groupby("model")[["accuracy", "loss"]].agg(["mean", "std"]), seed_table1()
+    table = pd.DataFrame({
+        "seeds": results.groupby("model").seed.nunique(),
+        "accuracy (mean)": stats[("accuracy", "mean")], "accuracy (sd)": stats[("accuracy", "std")],
+        "seed 002 accuracy (CIFAR-10, WRN-28-1)": seed["accuracy"],
+        "loss (mean)": stats[("loss", "mean")], "loss (sd)": stats[("loss", "std")], "seed 002 loss": seed["loss"],
+    }).reindex(order + ["Ensemble of students"])
+    return table.rename_axis(f"model ({arch.upper()})")
+
+
+def gains(results: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Each model's gain in test accuracy over the teacher (points), against 2 seed-to-seed std
+    (:func:`kdcourse.metrics.verdict`), beside seed 002's gain (one run)."""
+    acc, seed = results.set_index(["model", "seed"]).accuracy * 100, seed_table1().accuracy * 100
+    rows = {}
+    for name in models:
+        gain, noise, word = metrics.verdict(acc[name], acc["Teacher"], better="above the teacher beyond 2 std")
+        rows[name] = {"ours: gain over the teacher (points)": gain, "2 std (points)": noise, "verdict": word,
+                      "seed 002: gain over the teacher (points)": seed.get(name, float("nan")) - seed["Teacher"]}
+    return pd.DataFrame(rows).T
+
+
+def table2(chain: ban.Generations, test: data.TensorData) -> pd.DataFrame:
+    """Table 2: the binary task's generations and ensemble, test accuracy and loss, beside seed 002's."""
+    named = dict(zip(chain.names, chain.models)) | {"Ensemble": chain.ensemble()}
+    seed = pd.DataFrame(SEED_TABLE2).rename(columns={"accuracy": "seed 002 accuracy (skin cancer)",
+                                                     "loss": "seed 002 loss"})
+    return ban.table(named, test).join(seed)[["accuracy", "seed 002 accuracy (skin cancer)", "loss", "seed 002 loss"]]
+
+
+def table_pair(models: dict[str, nn.Module], test: data.TensorData) -> pd.DataFrame:
+    """Section 4.2.2's table: parameters, test accuracy and loss of the teacher and the student."""
+    table = ban.table(models, test)
+    table.insert(0, "parameters", [efficiency.count_params(m) for m in models.values()])
+    table["seed 002 model (birds, 225 classes)"] = SEED_PAIR["model"]
+    table["seed 002 accuracy"], table["seed 002 loss"] = SEED_PAIR["accuracy"], SEED_PAIR["loss"]
+    return table[["parameters", "seed 002 model (birds, 225 classes)", "accuracy", "seed 002 accuracy", "loss",
+                  "seed 002 loss"]]
+
+
+def table_variants(students: dict[str, list[nn.Module]], first: nn.Module, test: data.TensorData) -> pd.DataFrame:
+    """One row per objective and generation (the teacher first): test accuracy and loss."""
+    rows = [ban.table({name: m}, test).reset_index().assign(generation=f"BAN-{k}")
+            for name, models in students.items() for k, m in enumerate(models, 1)]
+    table = pd.concat(rows, ignore_index=True).rename(columns={"model": "objective"})
+    table.loc[-1] = ["teacher (labels only)", *ban.table({"t": first}, test).iloc[0], "Teacher"]
+    return table.sort_index().reset_index(drop=True)

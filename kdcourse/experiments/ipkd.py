@@ -1,0 +1,294 @@
+"""Notebook 06: in-place distillation of flexible networks with teacher assistants (seed 003, Tables I-II).
+
+The paper profile is seed 003 section IV-B: lambda 0.8; tau 5 with the KL
+term for MSDNet and tau 1 with the soft cross-entropy for the slimmable
+MobileNet-V1; SGD at lr 0.1 for 300 / 200 epochs; the epoch chosen on the
+validation accuracy averaged over the sub-models (the default
+:class:`~kdcourse.engine.Selection` of an :class:`~kdcourse.distillers.InPlace`
+run).  The schedule, batch size and weight decay are not in the seed: those of
+the MSDNet and pytorch-cifar100 code bases.
+
+``RUNS`` has one headless run per network and scheme, ``"msdnet-ipkd"``,
+``"slimmable-tam"``, ...: it trains on the profile's first data set
+(:func:`train` takes ``dataset=`` for the others).  The tables beside the
+seed's (:func:`ours`, :func:`beside_seed`, :func:`figure`, ...) are here too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from torch import nn
+
+from .. import config, data, efficiency, losses, models, plots
+from ..distillers import InPlace
+from ..engine import FitResult, TrainSpec, fit, predict
+from .base import Override, profiles
+
+
+@dataclass(frozen=True)
+class FlexibleNet:
+    """One flexible network: its distillation temperature and term, its size and its training."""
+
+    T: float                           # tau of the KD terms
+    soft_ce: bool                      # soft cross-entropy instead of the KL divergence (same gradients)
+    train: TrainSpec
+    arch: dict = field(default_factory=dict)     # keyword arguments of the model class; {}: its defaults,
+                                                 # the seed's CIFAR networks
+    widths: tuple[float, ...] | None = None      # the slimmable network's widths (None for MSDNet)
+
+
+@dataclass(frozen=True)
+class IpkdSpec:
+    datasets: tuple[str, ...]          # cifar10 / cifar100, or a named stand-in
+    shrink: int                        # average-pool the images by this factor (2: Fashion-MNIST at 14 px)
+    n_train: int | None                # images per split; None: the whole split
+    n_val: int | None
+    n_test: int | None
+    augment: bool                      # random shifts and flips (CIFAR)
+    seeds: tuple[int, ...]
+    lam: float                         # lambda of eqs. 5-7
+    schemes: tuple[str, ...]           # eqs. 4-7: none, ipkd, ta1, tam
+    msdnet: FlexibleNet
+    slimmable: FlexibleNet
+    # quality thresholds, test accuracy in % (asserted at the end of the notebook)
+    min_sub_model_acc: float           # every sub-model of every run reaches this
+    max_order_drop: float              # the largest sub-model is at most this far below the smallest
+    max_scheme_spread: float           # the four schemes' averages agree within this
+
+
+PAPER = IpkdSpec(
+    datasets=("cifar10", "cifar100"), shrink=1, n_train=None, n_val=None, n_test=None, augment=True, seeds=(0,),
+    lam=0.8, schemes=("none", "ipkd", "ta1", "tam"),
+    msdnet=FlexibleNet(T=5.0, soft_ce=False, train=TrainSpec(epochs=300, batch_size=64, lr=0.1, optimizer="sgd",
+                                                              weight_decay=1e-4, step_size=150, gamma=0.1)),
+    slimmable=FlexibleNet(T=1.0, soft_ce=True, widths=(0.25, 0.5, 0.75, 1.0),
+                          train=TrainSpec(epochs=200, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=5e-4,
+                                          step_size=60, gamma=0.2)),
+    min_sub_model_acc=50.0, max_order_drop=1.0, max_scheme_spread=3.0)
+
+_SMALL_MSDNET = dict(n_blocks=4, step=1, base=1, channels=8, growth=4, exit_channels=32)
+_SMALL_MOBILENET = dict(stem=16, blocks=((32, 1), (64, 2), (128, 2), (256, 2)), divisor=4)
+_CPU_TRAIN = TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam", step_size=3, gamma=0.1)
+
+PROFILES = profiles(
+    PAPER,
+    cpu=Override("2 CPU cores, no CIFAR offline: the named stand-in Fashion-MNIST at 14 px (5,000 / 1,000 / all "
+                 "test images), smaller networks of the same two classes, 4 epochs of Adam with a step at 3",
+                 {"datasets": ("fashion_mnist",), "shrink": 2, "n_train": 5000, "n_val": 1000, "augment": False,
+                  "msdnet.arch": _SMALL_MSDNET, "msdnet.train": _CPU_TRAIN,
+                  "slimmable.arch": _SMALL_MOBILENET, "slimmable.train": _CPU_TRAIN,
+                  "min_sub_model_acc": 70.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
+    smoke=Override("nbval in CI: 400 / 200 / 500 images, 2 epochs of batch 32 at a constant lr, loose floors",
+                   {"n_train": 400, "n_val": 200, "n_test": 500,
+                    "msdnet.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
+                    "slimmable.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
+                    "min_sub_model_acc": 15.0, "max_order_drop": 15.0, "max_scheme_spread": 25.0}))
+
+NETWORKS = ("msdnet", "slimmable")
+NETWORK_NAMES = {"msdnet": "MSDNet", "slimmable": "slimmable MobileNet-V1"}
+NAMES = {"none": "No dist.", "ipkd": "IPKD", "ta1": "IPKD-TA-1", "tam": "IPKD-TA-M"}
+
+# seed 003's Tables I (MSDNet, 7 exits) and II (slimmable MobileNet-V1, 4 widths): test accuracy (%)
+SEED_TABLE1 = {
+    "CIFAR-10": {"No dist.": [90.12, 91.59, 92.64, 92.80, 93.24, 93.12, 93.27],
+                 "IPKD": [91.24, 92.43, 93.10, 93.35, 93.54, 93.74, 93.69],
+                 "IPKD-TA-1": [90.34, 91.32, 92.60, 92.98, 93.40, 93.88, 93.90],
+                 "IPKD-TA-M": [91.03, 92.39, 93.12, 93.43, 93.69, 93.92, 94.16]},
+    "CIFAR-100": {"No dist.": [65.20, 68.37, 70.82, 71.70, 73.25, 73.61, 74.11],
+                  "IPKD": [65.20, 67.69, 70.55, 71.65, 72.71, 73.34, 73.91],
+                  "IPKD-TA-1": [65.42, 68.49, 71.36, 72.61, 73.24, 73.91, 73.80],
+                  "IPKD-TA-M": [65.85, 68.29, 70.47, 72.25, 73.04, 74.29, 74.84]},
+}
+SEED_TABLE2 = {
+    "CIFAR-10": {"No dist.": [90.46, 89.97, 88.74, 86.04], "IPKD": [90.59, 90.17, 89.16, 87.03],
+                 "IPKD-TA-1": [90.59, 90.27, 89.28, 86.55], "IPKD-TA-M": [90.54, 90.45, 89.15, 86.36]},
+    "CIFAR-100": {"No dist.": [63.56, 62.76, 60.36, 54.98], "IPKD": [63.75, 63.52, 61.88, 58.17],
+                  "IPKD-TA-1": [63.47, 62.80, 60.96, 58.26], "IPKD-TA-M": [64.19, 63.96, 62.47, 59.18]},
+}
+# the "Avg" rows as printed in seed 003 Tables I-II (the means of the printed rows can differ by 0.01)
+SEED_AVG = {
+    ("msdnet", "CIFAR-10"): {"No dist.": 92.39, "IPKD": 93.01, "IPKD-TA-1": 92.63, "IPKD-TA-M": 93.10},
+    ("msdnet", "CIFAR-100"): {"No dist.": 71.00, "IPKD": 70.72, "IPKD-TA-1": 71.26, "IPKD-TA-M": 71.29},
+    ("slimmable", "CIFAR-10"): {"No dist.": 88.80, "IPKD": 89.24, "IPKD-TA-1": 89.17, "IPKD-TA-M": 89.13},
+    ("slimmable", "CIFAR-100"): {"No dist.": 60.42, "IPKD": 61.83, "IPKD-TA-1": 61.37, "IPKD-TA-M": 62.45},
+}
+SEED_ROWS = {"msdnet": [f"Exit {k}" for k in range(1, 8)],
+             "slimmable": [f"Switch {k} (x{w:g})" for k, w in enumerate([0.25, 0.5, 0.75, 1.0], 1)]}
+SEED_TABLES = {"msdnet": ("Table I", SEED_TABLE1), "slimmable": ("Table II", SEED_TABLE2)}
+
+
+# --------------------------------------------------------------------------- data and networks
+def load(cfg: IpkdSpec, datasets=None) -> dict[str, dict[str, data.TensorData]]:
+    """The train / val / test splits of each data set (default: all of the profile's), shrunk as it says."""
+    sizes = {"train": cfg.n_train, "val": cfg.n_val, "test": cfg.n_test}
+    get = lambda name, split: (data.load_cifar if name in data.CIFAR else data.load)(name, split, sizes[split])
+    return {name: {split: data.shrink(get(name, split), cfg.shrink) for split in sizes}
+            for name in (datasets or cfg.datasets)}
+
+
+def title(name: str, d: data.TensorData) -> str:
+    """CIFAR's own title, or the stand-in's, with its image size and what it stands in for."""
+    if name in data.CIFAR:
+        return data.CIFAR[name].title
+    return f"{data.DATASETS[name].title} {d.x.shape[-1]} px (stand-in for CIFAR-{10 if len(d.classes) == 10 else 100})"
+
+
+def seed_data(d: data.TensorData) -> str:
+    """The seed's data set that ``d`` is (or stands in for)."""
+    return "CIFAR-100" if len(d.classes) == 100 else "CIFAR-10"
+
+
+def build(network: str, cfg: IpkdSpec, d: data.TensorData) -> nn.Module:
+    """A fresh ``msdnet`` or ``slimmable`` network for the classes and channels of ``d``."""
+    classes, channels, net = len(d.classes), d.x.shape[1], getattr(cfg, network)
+    if network == "msdnet":
+        return models.MSDNet(classes, channels, **net.arch)
+    return models.SlimmableMobileNetV1(classes, channels, widths=net.widths, **net.arch)
+
+
+def sub_model_labels(network: str, model: nn.Module) -> list[str]:
+    """``Exit 1`` ... for MSDNet, ``x0.25`` ... for the slimmable network."""
+    if network == "msdnet":
+        return [f"Exit {k + 1}" for k in range(model.n_exits)]
+    return [f"x{w:g}" for w in model.widths]
+
+
+def cost(cfg: IpkdSpec, d: data.TensorData) -> pd.DataFrame:
+    """Parameters and MFLOPs (one forward pass at ``d``'s image size) of every sub-model of both networks."""
+    shape, rows = tuple(d.x.shape[1:]), []
+    msd, slim = build("msdnet", cfg, d), build("slimmable", cfg, d)
+    for k in range(msd.n_exits):
+        rows.append({"network": "MSDNet", "sub-model": f"exit {k + 1}", "parameters": msd.active_params(k),
+                     "MFLOPs": efficiency.flops(msd.set_exit(k), shape) / 1e6})
+    for w in slim.widths:
+        rows.append({"network": "slimmable MobileNet-V1", "sub-model": f"x{w:g}", "parameters": slim.active_params(w),
+                     "MFLOPs": efficiency.flops(slim.set_width(w), shape) / 1e6})
+    return pd.DataFrame(rows).set_index(["network", "sub-model"])
+
+
+# --------------------------------------------------------------------------- the runs
+def train(run: config.Run, seed: int, network: str, scheme: str, *, dataset: str | None = None,
+          sets: dict | None = None, progress: bool = False) -> FitResult:
+    """One network trained under one scheme (eqs. 4-7) with :class:`~kdcourse.distillers.InPlace`;
+    checkpointed, so a finished run (e.g. trained headless by ``python -m kdcourse train``) is loaded.
+
+    dataset  one of the profile's data sets (default: its first); sets: the splits, if loaded already.
+    """
+    cfg = run.cfg
+    dataset = dataset or cfg.datasets[0]
+    splits = (sets or load(cfg, [dataset]))[dataset]
+    net = getattr(cfg, network)
+    config.seed_everything(seed)
+    student = build(network, cfg, splits["train"])
+    return fit(InPlace(student, scheme, net.T, cfg.lam, net.soft_ce), splits["train"], splits["val"], net.train,
+               augment=data.random_shift_flip if cfg.augment else None,
+               checkpoint=run.checkpoints / f"{network}-{scheme}-{dataset}-seed{seed}.pt", seed=seed,
+               device=run.device, progress=progress, desc=f"06 {network} {scheme} {dataset} seed {seed}")
+
+
+RUNS = {f"{network}-{scheme}": partial(train, network=network, scheme=scheme)
+        for network in NETWORKS for scheme in losses.SCHEMES}
+
+
+def accuracy_rows(model: nn.Module, test: data.TensorData, network: str, **keys) -> list[dict]:
+    """One row per sub-model: its position (1 = smallest), label and test accuracy (%), with ``keys``."""
+    logits = predict(model, test)
+    return [{**keys, "network": network, "index": k + 1, "sub-model": label,
+             "accuracy": 100 * float((z.argmax(1) == test.y).float().mean())}
+            for k, (label, z) in enumerate(zip(sub_model_labels(network, model), logits))]
+
+
+# --------------------------------------------------------------------------- tables beside the seed's
+def ours(results: pd.DataFrame, network: str, data_title: str) -> pd.DataFrame:
+    """Test accuracy per sub-model (rows) and scheme (columns, in the order trained), mean over seeds, with
+    the average row ``Avg``."""
+    frame = results[(results.network == network) & (results.data == data_title)]
+    table = frame.pivot_table(index=["index", "sub-model"], columns="scheme", values="accuracy", aggfunc="mean")
+    table = table.droplevel(0)[list(pd.unique(frame.scheme))].rename(columns=NAMES)
+    table.loc["Avg"] = table.mean()
+    return table
+
+
+def seed_table(network: str) -> pd.DataFrame:
+    """Seed 003's Table I or II: sub-models (rows) by data set and scheme (columns), with the mean row."""
+    _, table = SEED_TABLES[network]
+    frame = pd.concat({d: pd.DataFrame(v, index=SEED_ROWS[network]) for d, v in table.items()}, axis=1)
+    frame.loc["Avg"] = frame.mean()
+    return frame
+
+
+def beside_seed(results: pd.DataFrame, network: str, data_title: str, source: str) -> pd.DataFrame:
+    """Ours (mean over seeds) with seed 003's number for the same sub-model and scheme on ``source``
+    (CIFAR-10 / CIFAR-100) beside it; the seed's Avg row as printed."""
+    mine, theirs = ours(results, network, data_title), seed_table(network)[source].drop(index="Avg")
+    theirs.index = [label.split(" (")[-1].rstrip(")") if label.startswith("Switch") else label
+                    for label in theirs.index]
+    theirs.loc["Avg"] = pd.Series(SEED_AVG[network, source])
+    rows = [r for r in mine.index if r != "Avg"] + [r for r in theirs.index if r not in mine.index] + ["Avg"]
+    table = pd.DataFrame(index=pd.Index(rows, name="sub-model"))
+    for scheme in mine.columns:
+        table[scheme] = mine[scheme]
+        table[f"{scheme}, seed 003"] = theirs[scheme]
+    return table.round(2)
+
+
+def figure(results: pd.DataFrame, network: str, xlabel: str, fname: str) -> plt.Figure:
+    """Seed 003 Figs. 1-2: accuracy per sub-model, one line per scheme, dashed lines at the averages; ours
+    (one panel per data set) then the seed's.  Saved as ``fname`` with its data."""
+    seeds = seed_table(network)
+    panels = [(f"ours: {t}", ours(results, network, t)) for t in pd.unique(results.data)]
+    panels += [(f"seed 003: {d}", seeds[d]) for d in seeds.columns.levels[0]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0))
+    long = []
+    for ax, (label, table) in zip(axes, panels):
+        body = table.drop(index="Avg").reset_index(names="sub-model").melt(
+            id_vars="sub-model", var_name="scheme", value_name="accuracy")
+        plots.lines(body, "sub-model", "accuracy", label, xlabel, "test accuracy (%)", hue="scheme", ax=ax)
+        for color, scheme in zip(sns.color_palette(plots.PALETTE), table.columns):
+            ax.axhline(table.loc["Avg", scheme], color=color, ls="--", lw=1)
+        ax.tick_params(axis="x", rotation=20)
+        long.append(body.assign(panel=label))
+    fig.suptitle(f"{NETWORK_NAMES[network]}: accuracy per {xlabel} (dashed: average over sub-models)", fontsize=11)
+    fig.tight_layout()
+    plots.save(fig, fname, data=pd.concat(long, ignore_index=True))
+    return fig
+
+
+def gains(results: pd.DataFrame) -> pd.DataFrame:
+    """Each scheme's gain in average accuracy over training without distillation (points): ours per data
+    set, and the seed's, for both networks."""
+    rows = {}
+    for network in [n for n in NETWORKS if n in set(results.network)]:
+        for t in pd.unique(results.data):
+            avg = ours(results, network, t).loc["Avg"]
+            rows[(NETWORK_NAMES[network], f"ours: {t}")] = avg - avg["No dist."]
+        seeds = seed_table(network)
+        for d in seeds.columns.levels[0]:
+            avg = seeds.loc["Avg", d]
+            rows[(NETWORK_NAMES[network], f"seed 003: {d}")] = avg - avg["No dist."]
+    frame = pd.DataFrame(rows).T.drop(columns="No dist.")
+    frame.columns = [f"{c} - No dist. (points)" for c in frame.columns]
+    return frame
+
+
+def averages(results: pd.DataFrame, sources: dict[str, str]) -> pd.DataFrame:
+    """Average accuracy over the sub-models per network and scheme, its sd over seeds, and seed 003's Avg
+    row beside it; ``sources`` maps each data title to the seed's data set (CIFAR-10 / CIFAR-100)."""
+    per_seed = results.groupby(["data", "network", "scheme", "seed"]).accuracy.mean()   # average over sub-models
+    rows = []
+    for network in [n for n in NETWORKS if n in set(results.network)]:
+        table_name = SEED_TABLES[network][0]
+        for t, src in sources.items():
+            avg = ours(results, network, t).loc["Avg"]
+            for scheme in pd.unique(results.scheme):
+                spread = per_seed[t, network, scheme]
+                rows.append({"data": t, "network": NETWORK_NAMES[network], "scheme": NAMES[scheme],
+                             "average accuracy (%)": avg[NAMES[scheme]], "sd over seeds": spread.std(),
+                             "seeds": len(spread), "seed 003 average (%)": SEED_AVG[network, src][NAMES[scheme]],
+                             "seed 003 source": f"{table_name}, Avg row, {src}"})
+    frame = pd.DataFrame(rows).set_index(["network", "scheme"])
+    return frame.drop(columns="data") if len(sources) == 1 else frame
