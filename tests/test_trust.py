@@ -202,3 +202,14 @@ def test_fingerprints_cover_zero_dim_tensors_such_as_batch_norm_counters():
     a = fingerprint(*bn.state_dict().values())
     bn.num_batches_tracked += 1
     assert fingerprint(*bn.state_dict().values()) != a
+
+
+def test_teacher_outputs_on_disk_are_keyed_by_the_module_not_only_its_weights(mnist, tmp_path):
+    """A SubclassNet and its backbone share every weight; their logits (C vs C*s columns) must not collide."""
+    tr, _ = mnist
+    config.seed_everything(4)
+    net = models.SubclassNet(models.MLP(784, (16,), num_classes=20), 10, 2)
+    class_logits = TeacherCache(net, store=tmp_path).logits(tr)
+    subclass_logits = TeacherCache(net.backbone, store=tmp_path).logits(tr)
+    assert class_logits.shape == (600, 10) and subclass_logits.shape == (600, 20)
+    assert len(list(tmp_path.glob("logits-*.pt"))) == 2

@@ -50,13 +50,16 @@ class TeacherCache:
         written there atomically the first time.  Without a store, just ``compute()``."""
         if self.store is None or not hasattr(data, "x"):
             return compute()
-        if self._weights is None:   # the teacher is frozen: its weights are hashed once
-            self._weights = fingerprint(*self.teacher.state_dict().values())
+        if self._weights is None:   # the teacher is frozen: its class, layout and weights are hashed once
+            state = self.teacher.state_dict()
+            self._weights = f"{type(self.teacher).__name__}-{fingerprint(*state.values())}-" + \
+                fingerprint(torch.tensor([ord(c) for c in ",".join(state)], dtype=torch.int32))[:6]
         file = self.store / f"logits-{self._weights}-{data_fingerprint(data)}-b{self.batch_size}.pt"
         if file.is_file():
             logits = torch.load(file, weights_only=True)
             if logits.shape[0] == len(data):
                 return logits
+            print(f"teacher-output cache {file.name} does not fit this teacher and data: computing it again")
         logits = compute()
         atomic_torch_save(logits, file)
         return logits

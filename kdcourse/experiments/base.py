@@ -59,6 +59,12 @@ def select(profiles_: dict, profile: str):
     return clip(profiles_["paper"]) if config.label(profile) == "paper-dry" else profiles_[profile]
 
 
+def teacher_store():
+    """Where frozen teachers' logits are kept on disk, shared by notebooks, seeds and processes."""
+    from .. import config
+    return config.data_dir() / "cache" / "teacher-outputs"
+
+
 def describe(spec, indent: str = "  ") -> list[str]:
     """One ``name = value`` line per field, for the settings printed at the top of a run."""
     return [f"{indent}{f.name:>16} = {getattr(spec, f.name)}" for f in dataclasses.fields(spec)]

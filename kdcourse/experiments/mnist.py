@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from .. import config, data, models
 from ..distillers import CrossEntropy
 from ..engine import TeacherCache, TrainSpec, accuracy, fit
-from .base import Override, profiles
+from .base import Override, profiles, select, teacher_store
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def student_mlp(seed: int | None = None, outputs: int = 10) -> models.MLP:
 
 def splits(profile: str) -> dict[str, data.TensorData]:
     """MNIST's fixed train / val / test splits at the profile's sizes (the digits as labels)."""
-    cfg = PROFILES[profile]
+    cfg = select(PROFILES, profile)
     return {s: data.load("mnist", s, getattr(cfg, f"n_{s}")) for s in data.SPLITS}
 
 
@@ -54,7 +54,7 @@ def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
     Returns a namespace with ``train``, ``val``, ``test``, ``teacher``, ``teacher_fit``,
     ``teacher_test_acc`` and ``cache`` (a TeacherCache of the teacher shared by every student).
     """
-    cfg = PROFILES[run.profile]
+    cfg = select(PROFILES, run.profile)
     sets = splits(run.profile)
     config.seed_everything(0)
     teacher = fit(CrossEntropy(models.TeacherCNN()), sets["train"], sets["val"], cfg.teacher,
@@ -65,4 +65,4 @@ def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
         raise RuntimeError(f"the MNIST teacher reached {test_acc:.4f} test accuracy, below the "
                            f"profile's floor {cfg.min_teacher_acc}; delete its checkpoint and retrain")
     return SimpleNamespace(**sets, teacher=teacher.model, teacher_fit=teacher, teacher_test_acc=test_acc,
-                           cache=TeacherCache(teacher.model))
+                           cache=TeacherCache(teacher.model, store=teacher_store()))

@@ -22,7 +22,7 @@ from ..data import TensorData
 from ..distillers import KD, CrossEntropy, Distiller
 from ..engine import FitResult, Selection, TeacherCache, TrainSpec, fit
 from ..models import transfer
-from .base import Override, profiles
+from .base import Override, profiles, teacher_store
 
 TEACHER_ARCH, STUDENT_ARCH = "resnet34", "resnet18"
 
@@ -155,7 +155,7 @@ def student(run: config.Run, name: str, seed: int, sets: dict[str, TensorData] |
     seed-0 one (trained, or loaded from its checkpoint, when no ``cache`` of it is given)."""
     cfg = run.cfg
     sets = sets or splits(cfg)
-    cache = cache or TeacherCache(teacher(run, 0, sets, progress).model)
+    cache = cache or TeacherCache(teacher(run, 0, sets, progress).model, store=teacher_store())
     config.seed_everything(seed)
     net = network(STUDENT_ARCH, len(sets["train"].classes), cfg.student_pretrained)
     return fit(method(name, net, cache, cfg), sets["train"], sets["val"], cfg.student,

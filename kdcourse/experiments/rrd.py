@@ -144,7 +144,7 @@ def train_teacher(run: config.Run, seed: int = 0, progress: bool = False, splits
     """The teacher, trained once (seed 0) and checkpointed as ``teacher.pt``."""
     if seed != 0:
         raise ValueError("notebook 07 trains its teacher once, with seed 0; the seed varies the students")
-    cfg = PROFILES[run.profile]
+    cfg = run.cfg
     d = splits or load_splits(cfg)
     return fit(CrossEntropy(network(cfg.teacher_net, d.train, 0)), d.train, d.val, cfg.teacher, augment=d.augment,
                checkpoint=run.checkpoints / "teacher.pt", progress=progress, device=run.device,
@@ -155,7 +155,7 @@ def setup(run: config.Run, progress: bool = False) -> SimpleNamespace:
     """Everything the students share: the splits (``train``, ``val``, ``test``, ``label``, ``augment``), the
     teacher (``teacher``, ``teacher_fit``, ``teacher_acc`` on the test set, ``cache``: one TeacherCache for
     every student), the pair's name and the feature sizes the losses need (``dims``)."""
-    cfg = PROFILES[run.profile]
+    cfg = run.cfg
     d = load_splits(cfg)
     teacher_fit = train_teacher(run, 0, progress, splits=d)
     teacher = teacher_fit.model
@@ -196,7 +196,7 @@ def train(run: config.Run, name: str, seed: int, shared: SimpleNamespace | None 
           progress: bool = False) -> FitResult:
     """One student: seeded student, then its distiller, then the fit; checkpointed, so a finished run (for
     example one trained headless with ``python -m kdcourse train``) is loaded."""
-    cfg = PROFILES[run.profile]
+    cfg = run.cfg
     s = setup(run, progress=progress) if shared is None else shared
     distiller = method(name, network(cfg.student_net, s.train, seed), s, cfg)
     return fit(distiller, s.train, s.val, cfg.student, augment=s.augment,

@@ -22,7 +22,7 @@ from .. import config, data, metrics, models
 from ..distillers import KD, CrossEntropy, SubclassKD, SubclassTeacher
 from ..engine import FitResult, TeacherCache, TrainSpec, fit
 from . import mnist
-from .base import Override, profiles
+from .base import Override, profiles, teacher_store
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ def train_teacher(run: config.Run, layout: Layout, d: SimpleNamespace, seed: int
 def caches(teacher: models.SubclassNet) -> dict[str, TeacherCache]:
     """One TeacherCache per view of the teacher, shared by every seed: its class logits for conventional KD,
     its subclass logits (its backbone's outputs) for subclass KD."""
-    return {"kd": TeacherCache(teacher), "subclass_kd": TeacherCache(teacher.backbone)}
+    return {"kd": TeacherCache(teacher, store=teacher_store()),
+            "subclass_kd": TeacherCache(teacher.backbone, store=teacher_store())}
 
 
 def train_student(run: config.Run, layout: Layout, method: str, seed: int, d: SimpleNamespace,
