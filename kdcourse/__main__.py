@@ -16,10 +16,7 @@ def _runs_listing() -> str:
     from . import experiments
     lines = ["notebooks and their methods:"]
     for notebook in experiments.MODULES:
-        try:  # TRANSITION: remove once every notebook has its module
-            names = sorted(experiments.runs(notebook))
-        except ModuleNotFoundError:
-            continue
+        names = sorted(experiments.runs(notebook))
         if names:
             lines.append(f"  {notebook:<28} {', '.join(names)}")
     return "\n".join(lines)

@@ -13,11 +13,11 @@ A layer is named by its module path in ``model.named_modules()``:
                  for a classifier head this is the penultimate feature,
                  :func:`penultimate` finds it.
 
-:class:`Layers` tells :func:`kdcourse.train.fit` which student and teacher
-layers an objective reads; ``fit`` captures the student's with
-:class:`FeatureHooks` during its forward pass and gets the teacher's from the
-:class:`~kdcourse.train.TeacherCache` (computed once per data set when the
-inputs are not augmented).
+:class:`Layers` tells a feature distiller (:class:`kdcourse.distillers.FeatureKD`)
+which student and teacher layers its loss reads; it captures the student's
+with :class:`FeatureHooks` during the student's forward pass and gets the
+teacher's from the :class:`~kdcourse.engine.TeacherCache` (computed once per
+data set when the inputs are not augmented).
 """
 from __future__ import annotations
 
