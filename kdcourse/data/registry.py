@@ -35,12 +35,14 @@ never fall back to them.  Ask for one by name (standins.py).
 from __future__ import annotations
 
 import inspect
+import numbers
+import os
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from .cifar import load_cifar
-from .core import SPLITS, TensorData, load_mnist_like
+from .core import SPLITS, TensorData, check_n, load_mnist_like
 from .imagefolder import load_imagenet10
 from .mhist import load_mhist
 
@@ -69,17 +71,52 @@ def options_of(name: str) -> list[str]:
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
+class UnknownOption(TypeError, ValueError):
+    """An option the data set does not take (a TypeError, as Python's own, and a ValueError, as every bad
+    argument of :func:`load`)."""
+
+
+def _whole(v, low: int) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {   # option -> (is it valid, what it must be)
+    "root": (lambda v: isinstance(v, (str, os.PathLike)), "a folder (str or Path)"),
+    "offline": (lambda v: isinstance(v, bool), "True or False"),
+    "seed": (lambda v: _whole(v, 0), "a whole number >= 0"),
+    "size": (lambda v: _whole(v, 1), "a whole number of pixels >= 1"),
+    "val_fraction": (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < 1,
+                     "a number in [0, 1)"),
+    "cache": (lambda v: isinstance(v, bool), "True or False"),
+}
+
+
+def check_arguments(name, split, n, options: dict) -> None:
+    """A ValueError naming the first bad argument of :func:`load` (data set, split, n or an option); None is
+    valid for an option whose default is None (root, offline: the environment's; size: native)."""
+    if not isinstance(name, str) or name not in LOADERS:
+        raise ValueError(f"unknown data set {name!r}; known: {sorted(LOADERS)}")
+    if not isinstance(split, str) or split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_n(n)
+    unknown = sorted(set(options) - set(options_of(name)))
+    if unknown:
+        raise UnknownOption(f"data set {name!r} takes no option(s) {unknown}; its options: {options_of(name)}")
+    params = inspect.signature(LOADERS[name]).parameters
+    for key, value in options.items():
+        valid, what = CHECKS[key]
+        none_ok = params[key].default is None
+        if not (valid(value) or (value is None and none_ok)):
+            raise ValueError(f"{name}: {key} must be {what}{' or None' if none_ok else ''}, got {value!r} "
+                             f"({type(value).__name__})")
+
+
 def load(name: str, split: str = "train", n: int | None = None, **options) -> TensorData:
     """Load ``split`` (train, val or test) of data set ``name`` through its loader in :data:`LOADERS`.
 
     ``n`` keeps a seeded subset of that many images (None: the whole split);
     ``options`` go to the loader (module docstring: which set takes which).
+    A bad argument is a ValueError naming it, before anything is read.
     """
-    if name not in LOADERS:
-        raise ValueError(f"unknown data set {name!r}; known: {sorted(LOADERS)}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    unknown = sorted(set(options) - set(options_of(name)))
-    if unknown:
-        raise TypeError(f"data set {name!r} takes no option(s) {unknown}; its options: {options_of(name)}")
+    check_arguments(name, split, n, options)
     return LOADERS[name](split, n, **options)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .. import config
-from .core import DATASETS, TensorData, _resolve, record
+from .core import DATASETS, TensorData, _resolve, check_n, record
 from .imagefolder import channel_stats, pad_or_crop, standardise
 from .mhist import CLASSES, PARTITION_SIZES, _check_split, _stratified_val, _subset
 
@@ -55,6 +55,7 @@ def mhist_standin(split: str = "train", n: int | None = None, val_fraction: floa
     Fashion-MNIST comes from, as for ``data.load("fashion_mnist")``.
     """
     _check_split(split, val_fraction)
+    check_n(n)
     root = Path(root) if root is not None else config.data_dir()
     arrays, origin = _resolve("fashion_mnist", root, config.offline() if offline is None else offline)
     part = "test" if split == "test" else "train"
@@ -93,6 +94,7 @@ def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = Non
     """
     if split not in IMAGENET10_STANDIN_PER_CLASS:
         raise ValueError(f"split must be one of {tuple(IMAGENET10_STANDIN_PER_CLASS)}, got {split!r}")
+    check_n(n)
     root = Path(root) if root is not None else config.data_dir()
     arrays, origin = _resolve("fashion_mnist", root, config.offline() if offline is None else offline)
 
