@@ -8,6 +8,7 @@ import torch
 
 from kdcourse import config, data, models
 from kdcourse.data import TensorData
+from kdcourse.data.core import NonFiniteWarning
 from kdcourse.distillers import KD, CrossEntropy
 from kdcourse.engine import TeacherCache, TrainSpec, fit, predict
 from kdcourse.engine.checkpoint import remove_partial_files
@@ -30,7 +31,8 @@ def test_a_nan_pixel_stops_training_with_the_epoch_batch_and_part(mnist):
     tr, va = mnist
     x = tr.x.clone()
     x[0, 0, 5, 5] = float("nan")
-    bad = TensorData(x, tr.y, tr.name, tr.split, tr.source, tr.classes)
+    with pytest.warns(NonFiniteWarning, match="1 non-finite input value"):   # said when the set is built
+        bad = TensorData(x, tr.y, tr.name, tr.split, tr.source, tr.classes)
     with pytest.raises(TrainingDiverged, match=r"epoch 1, batch \d+: total = nan.*Lower the learning rate"):
         fit(CrossEntropy(mlp()), bad, va, SPEC, progress=False)
 
