@@ -35,6 +35,7 @@ import torch
 
 from .. import config
 from . import cachefile
+from .synthetic import when_dry
 from .core import SPLITS, TensorData, check_n, not_available, record, split_rows
 
 
@@ -160,6 +161,7 @@ def _resolve(name: str, root: Path, offline: bool) -> tuple[dict, str]:
     return arrays, origin
 
 
+@when_dry(lambda name, split="train", n=None, **_: (name, split, n, None))
 def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: str | Path | None = None,
                offline: bool | None = None, seed: int = 0) -> TensorData:
     """Load ``split`` of CIFAR-10 (``"cifar10"``) or CIFAR-100 (``"cifar100"``) as normalised tensors.

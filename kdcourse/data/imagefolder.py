@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from .. import config
 from . import cachefile
+from .synthetic import when_dry
 from .core import DataNotFoundError, TensorData, check_n, not_available, record, subset_rows
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
@@ -152,6 +153,7 @@ def _pixels(root: Path, split: str, size: int, cache: bool) -> dict:
     return blob
 
 
+@when_dry(lambda root, split="train", size=224, n=None, *_, **__: ("imagenet10", split, n, size))
 def load_imagefolder(root: str | Path, split: str = "train", size: int = 224, n: int | None = None,
                      cache: bool = True, seed: int = 0) -> TensorData:
     """One split of an image folder as float32 NCHW tensors, preprocessed as seed 000 section III-C.
@@ -196,6 +198,7 @@ def find_imagenet10(root: str | Path | None = None, split: str = "train") -> Pat
     raise not_available(IMAGENET10_TITLE, tried, how)
 
 
+@when_dry(lambda split="train", n=None, *_, size=224, **__: ("imagenet10", split, n, size))
 def load_imagenet10(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
                     offline: bool | None = None, size: int = 224, cache: bool = True, seed: int = 0) -> TensorData:
     """Seed 000's ImageNet-10 (what ``data.load("imagenet10", ...)`` calls): :func:`load_imagefolder` of the

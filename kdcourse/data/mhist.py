@@ -36,6 +36,7 @@ import torch
 
 from .. import config
 from . import cachefile
+from .synthetic import when_dry
 from .core import DataNotFoundError, TensorData, check_n, not_available, record
 
 CLASSES = ("HP", "SSA")
@@ -190,6 +191,7 @@ def _subset(data: TensorData, n: int | None, seed: int) -> TensorData:
     return data.subset(np.sort(np.concatenate(keep)))
 
 
+@when_dry(lambda split="train", n=None, *_, size=None, **__: ("mhist", split, n, size))
 def load_mhist(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
                size: int | None = None, allow_standin: bool = True, val_fraction: float = 0.15,
                seed: int = 0) -> TensorData:

@@ -10,12 +10,15 @@ prove that the code runs; no number computed on them means anything.
 """
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from .core import TensorData
+from .. import config
+from .core import DataNotFoundError, TensorData
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,22 @@ def synthetic(name: str, split: str, n: int | None = None, size: int | None = No
     print(f"paper-dry: {shape.title} {split} is not on disk; using {rows} synthetic images of its shape "
           f"({shape.channels} x {side} x {side}, {len(shape.classes)} classes)")
     return TensorData(x, y, name, split, f"synthetic {shape.title}-shaped data (paper-dry)", list(shape.classes))
+
+
+def when_dry(shape_of: Callable[..., tuple]):
+    """Decorate a loader: in a paper-dry run (KDCOURSE_DRY=1), data it cannot find becomes :func:`synthetic`.
+
+    ``shape_of(*args, **kwargs)`` maps the loader's arguments to ``(name, split, n, size)``.  Outside a
+    paper-dry run the loader's DataNotFoundError (what was tried, how to get the data) goes through."""
+    def wrap(loader):
+        @functools.wraps(loader)
+        def load(*args, **kwargs):
+            try:
+                return loader(*args, **kwargs)
+            except DataNotFoundError:
+                if not config.dry():
+                    raise
+                name, split, n, size = shape_of(*args, **kwargs)
+                return synthetic(name, split, n, size)
+        return load
+    return wrap

@@ -301,6 +301,13 @@ def build(arch: str, num_classes: int, pretrained: bool = True, image_size: int 
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    if arch.startswith("efficientnet_lite"):
-        return _efficientnet_lite(int(arch[-1]), num_classes, pretrained, small_input, image_size, normalize)
-    return _torchvision(arch, num_classes, pretrained, small_input, image_size, dropout, normalize)
+    try:
+        if arch.startswith("efficientnet_lite"):
+            return _efficientnet_lite(int(arch[-1]), num_classes, pretrained, small_input, image_size, normalize)
+        return _torchvision(arch, num_classes, pretrained, small_input, image_size, dropout, normalize)
+    except PretrainedWeightsError as exc:
+        if not (pretrained and config.dry()):
+            raise
+        print(f"paper-dry: {arch}'s ImageNet weights are not on disk ({str(exc)[:120]}...); "
+              "random initialisation instead: the code path runs, the numbers mean nothing")
+        return build(arch, num_classes, False, image_size, small_input, dropout, normalize)
