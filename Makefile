@@ -14,7 +14,7 @@ export MPLBACKEND := Agg
 # On a busy machine OpenMP's spinning threads make torch 10-20x slower; passive waiting costs nothing when idle.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup data test unit nbval run report bench clean-checkpoints
+.PHONY: setup data test unit nbval paper-dry run report bench clean-checkpoints
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ nbval: data
 	KDCOURSE_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
 test: unit nbval
+
+# Every notebook's paper-profile code path on clipped sizes and epochs (kdcourse.experiments.base.clip) and
+# synthetic data of the real shapes where the paper's data is missing; executed copies go to build/paper-dry/.
+paper-dry: data
+	@mkdir -p build/paper-dry
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (paper-dry)"; \
+	  start=$$(date +%s); \
+	  KDCOURSE_PROFILE=paper KDCOURSE_DRY=1 KDCOURSE_OFFLINE=1 $(PY) -m papermill --cwd notebooks --no-progress-bar \
+	    "$$nb" "build/paper-dry/$$(basename $$nb)" > build/paper-dry/$$(basename $$nb .ipynb).log 2>&1 \
+	    || { tail -n 40 build/paper-dry/$$(basename $$nb .ipynb).log; exit 1; }; \
+	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	done
 
 run: data
 	@for nb in $(NOTEBOOKS); do \
