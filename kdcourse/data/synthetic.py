@@ -53,7 +53,10 @@ def synthetic(name: str, split: str, n: int | None = None, size: int | None = No
     y = torch.arange(rows) % len(shape.classes)
     print(f"paper-dry: {shape.title} {split} is not on disk; using {rows} synthetic images of its shape "
           f"({shape.channels} x {side} x {side}, {len(shape.classes)} classes)")
-    return TensorData(x, y, name, split, f"synthetic {shape.title}-shaped data (paper-dry)", list(shape.classes))
+    out = TensorData(x, y, name, split, f"synthetic {shape.title}-shaped data (paper-dry)", list(shape.classes))
+    if not shape.uint8:   # like load_imagefolder's: the per-channel statistics the data is standardised with
+        out.mean, out.std = [0.0] * shape.channels, [1.0] * shape.channels
+    return out
 
 
 def when_dry(shape_of: Callable[..., tuple]):
