@@ -215,3 +215,17 @@ def test_teacher_outputs_on_disk_are_keyed_by_the_module_not_only_its_weights(mn
     subclass_logits = TeacherCache(net.backbone, store=tmp_path).logits(tr)
     assert class_logits.shape == (600, 10) and subclass_logits.shape == (600, 20)
     assert len(list(tmp_path.glob("logits-*.pt"))) == 2
+
+
+def test_live_teacher_outputs_on_augmented_batches_train_every_logit_method(mnist):
+    """With augmentation the teacher runs live under inference mode; its logits must still be usable in a
+    loss that saves them for backward (found by make paper-dry: notebook 05's paper branch augments)."""
+    from kdcourse.distillers import LogitMSE, Softened, SoftTargets
+    tr, va = mnist
+    config.seed_everything(2)
+    teacher = TeacherCache(models.MLP(784, (16,)))
+    for method in (lambda s: SoftTargets(s, teacher, 0.3), lambda s: LogitMSE(s, teacher),
+                   lambda s: Softened(s, teacher, 3.0), lambda s: KD(s, teacher, 4.0, 0.9)):
+        res = fit(method(mlp()), tr, va, SPEC.but(epochs=1), augment=lambda x: x + 0.01 * torch.randn_like(x),
+                  progress=False)
+        assert res.history["train_total"].notna().all()

@@ -74,9 +74,12 @@ class TeacherCache:
         return hit[1]
 
     def live(self, x: Tensor) -> Tensor:
+        """The teacher's logits of one batch (augmented inputs): an ordinary tensor, usable in any loss's
+        backward (an inference-mode tensor is not, e.g. in SoftTargets' product with log p)."""
         self.teacher.eval()
         with torch.inference_mode():
-            return self.teacher(x).float()
+            out = self.teacher(x).float()
+        return out.clone()
 
     def features_of(self, data: TensorData, layers: hooks.Layers) -> list[Tensor]:
         """The teacher's features at ``layers.teacher`` (after ``layers.teacher_transform``) for every
