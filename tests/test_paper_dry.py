@@ -53,11 +53,11 @@ def test_spec_is_the_clipped_paper_only_under_kdcourse_dry(monkeypatch):
 
 
 @pytest.mark.parametrize("load, shape, dtype", [
-    (lambda: data.load_cifar("cifar100", "train"), (64, 3, 32, 32), torch.float32),
+    (lambda: data.load_cifar("cifar100", "train"), (100, 3, 32, 32), torch.float32),   # one image a class at least
     (lambda: data.load("cifar10", "val", 10), (10, 3, 32, 32), torch.float32),
     (lambda: data.load_mhist("test", 6, allow_standin=False, size=224), (6, 3, 224, 224), torch.uint8),
-    (lambda: data.load("imagenet10", "train", 5), (5, 3, 224, 224), torch.float32),
-    (lambda: data.load_imagefolder(config.data_dir() / "imagenet10", "val", 224, 3), (3, 3, 224, 224),
+    (lambda: data.load("imagenet10", "train", 12), (12, 3, 224, 224), torch.float32),
+    (lambda: data.load_imagefolder(config.data_dir() / "imagenet10", "val", 224, 3), (10, 3, 224, 224),
      torch.float32),
 ])
 def test_missing_paper_data_is_synthetic_of_the_real_shape_in_a_dry_run(empty_data, monkeypatch, load, shape, dtype):

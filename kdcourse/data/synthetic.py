@@ -40,10 +40,12 @@ ROWS = {"train": 64, "val": 64, "test": 64}   # when the caller asks for the who
 
 
 def synthetic(name: str, split: str, n: int | None = None, size: int | None = None, seed: int = 0) -> TensorData:
-    """``n`` random images shaped like ``name``'s (``size`` px when given), labels 0, 1, ..., C-1, 0, ..."""
+    """``n`` random images shaped like ``name``'s (``size`` px when given; at least one per class), labels
+    0, 1, ..., C-1, 0, ..."""
     if name not in SHAPES:
         raise ValueError(f"no synthetic shape for {name!r}; known: {sorted(SHAPES)}")
     shape, rows = SHAPES[name], n if n is not None else ROWS.get(split, 64)
+    rows = max(rows, len(shape.classes))   # every class at least once: per-class analyses need them all
     side = size or shape.size
     gen = torch.Generator().manual_seed(zlib.crc32(f"{name}/{split}/{seed}".encode()))
     if shape.uint8:
