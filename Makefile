@@ -38,6 +38,7 @@ test: unit nbval
 # Every notebook's paper-profile code path on clipped sizes and epochs (kdcourse.experiments.base.clip) and
 # synthetic data of the real shapes where the paper's data is missing; executed copies go to build/paper-dry/.
 paper-dry: data
+	@rm -rf data/checkpoints/paper-dry   # a dry run starts from nothing: its clipped runs are not worth resuming
 	@mkdir -p build/paper-dry
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb (paper-dry)"; \
