@@ -100,18 +100,6 @@ def test_an_unwritable_checkpoint_folder_fails_before_training(mnist, tmp_path, 
     assert len(calls) <= 1, "only the two-sample class check ran, no training"
 
 
-@pytest.mark.parametrize("value, expected", [("on", True), ("1", True), ("off", False), ("", False)])
-def test_offline_switch_values(monkeypatch, value, expected):
-    monkeypatch.setenv("KDCOURSE_OFFLINE", value)
-    assert config.offline() is expected
-
-
-def test_an_unknown_offline_value_is_an_error(monkeypatch):
-    monkeypatch.setenv("KDCOURSE_OFFLINE", "maybe")
-    with pytest.raises(ValueError, match="KDCOURSE_OFFLINE must be .* got 'maybe'"):
-        config.offline()
-
-
 def test_teacher_logits_on_disk_equal_live_ones_and_spare_the_teacher(mnist, tmp_path):
     tr, _ = mnist
     config.seed_everything(3)
