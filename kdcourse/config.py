@@ -14,8 +14,8 @@ KDCOURSE_DATA      data folder (default: <repo>/data)
 KDCOURSE_OFFLINE   1 to never download (default: 0)
 KDCOURSE_DRY       1 with the paper profile: paper-dry, the paper's code paths on clipped sizes and
                    epochs and on synthetic data of the real shapes where the data is missing
-KDCOURSE_FIGURES   where figures go (default: <repo>/figures for cpu,
-                   <repo>/build/figures-<profile> otherwise)
+KDCOURSE_FIGURES   where figures go (default: <repo>/figures for cpu, <repo>/figures/paper for real
+                   paper runs, <repo>/build/figures-<smoke|paper-dry> otherwise)
 """
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ def figures_dir(profile: str | None = None) -> Path:
     if os.environ.get("KDCOURSE_FIGURES"):
         return Path(os.environ["KDCOURSE_FIGURES"]).expanduser()
     profile = label(profile)
-    return REPO / "figures" if profile == "cpu" else REPO / "build" / f"figures-{profile}"
+    if profile in ("cpu", "paper"):   # both are committed: cpu's in figures/, real paper runs in figures/paper/
+        return REPO / "figures" if profile == "cpu" else REPO / "figures" / "paper"
+    return REPO / "build" / f"figures-{profile}"
 
 
 def checkpoints_dir(profile: str | None = None) -> Path:

@@ -32,7 +32,7 @@ def test_smoke_figures_never_go_to_figures(monkeypatch):
     monkeypatch.delenv("KDCOURSE_FIGURES", raising=False)
     assert config.figures_dir("cpu") == config.REPO / "figures"
     assert config.REPO / "figures" not in config.figures_dir("smoke").parents
-    assert config.figures_dir("paper") == config.REPO / "build" / "figures-paper"
+    assert config.figures_dir("paper") == config.REPO / "figures" / "paper"
     monkeypatch.setenv("KDCOURSE_FIGURES", "/tmp/somewhere")
     assert config.figures_dir("cpu") == Path("/tmp/somewhere")
 

@@ -382,3 +382,14 @@ def test_the_data_layers_functions_are_short():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 >= 60:
                 long.append(f"{path.name}:{node.name}")
     assert long == []
+
+
+def test_full_split_is_the_whole_official_training_set():
+    """'full' = train + val (the seeds' CIFAR code bases train on all 50,000 images and report the final epoch)."""
+    from kdcourse import data
+    full, train, val = (data.load("digits", s) for s in ("full", "train", "val"))
+    assert len(full) == len(train) + len(val)
+    rows = {tuple(r.tolist()) for r in full.x.flatten(1)}
+    assert all(tuple(r.tolist()) in rows for r in torch.cat([train.x, val.x]).flatten(1))
+    with pytest.raises(ValueError, match="'full'"):
+        data.load("digits", "everything")

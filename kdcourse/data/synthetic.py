@@ -36,7 +36,7 @@ SHAPES = {
     "mhist": Shape("MHIST", 3, 224, ("HP", "SSA"), uint8=True),
     "imagenet10": Shape("ImageNet-10", 3, 224, tuple(f"class {i}" for i in range(10))),
 }
-ROWS = {"train": 64, "val": 64, "test": 64}   # when the caller asks for the whole split
+ROWS = {"train": 64, "val": 64, "test": 64, "full": 64}   # when the caller asks for the whole split
 
 
 def synthetic(name: str, split: str, n: int | None = None, size: int | None = None, seed: int = 0) -> TensorData:

@@ -43,8 +43,8 @@ def signature(distiller, spec, train, val, seed: int) -> dict:
     return {"model": student.__class__.__name__, "params": sum(p.numel() for p in student.parameters()),
             "layout": hashlib.sha1(repr(layout).encode()).hexdigest()[:16], "objective": distiller.name,
             "teacher": None if teacher is None else fingerprint(*teacher.teacher.state_dict().values()),
-            "n_train": len(train), "n_val": len(val), "train_data": data_fingerprint(train),
-            "val_data": data_fingerprint(val), **spec.signature(), "seed": seed}
+            "n_train": len(train), "n_val": 0 if val is None else len(val), "train_data": data_fingerprint(train),
+            "val_data": None if val is None else data_fingerprint(val), **spec.signature(), "seed": seed}
 
 
 def resume(path: Path | None, sig: dict, clean: bool = False) -> dict | None:

@@ -68,7 +68,9 @@ def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, s
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=spec.bf16 and device.type == "cuda")
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     cached = augment is None and not getattr(data, "streaming", False)   # may the teacher's cache be used?
+    warm = optim.warmup(opt, spec, epoch, math.ceil(len(data) / spec.batch_size))
     for batch, (idx, xb, yb, share) in enumerate(ddp.batches(data, spec.batch_size, gen)):
+        warm(batch)
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         if augment is not None:
             xb = augment(xb)
@@ -85,6 +87,7 @@ def train_epoch(step: nn.Module, opt: torch.optim.Optimizer, data: TensorData, s
             sums[k] = sums.get(k, 0.0) + v * n
         hits = [int((h.detach().argmax(1) == yb).sum()) for h in heads(scores)]
         correct = [c + h for c, h in zip(correct or [0] * len(hits), hits)]
+    warm(None)
     totals = ddp.all_sum([*sums.values(), *correct, seen], device)
     n = int(totals[-1]) if ddp.active() else len(data)
     row = {f"train_{k}": v / n for k, v in zip(sums, totals)}
@@ -100,8 +103,11 @@ def _on(device: torch.device, data):
 def _prepare(distiller, train: TensorData, val: TensorData, spec: TrainSpec, device: torch.device):
     """Check the data and the distiller, put it on the device, build the optimizer and schedule."""
     for name, data in (("training", train), ("validation", val)):
-        if len(data) == 0:
+        if data is not None and len(data) == 0:
             raise ValueError(f"the {name} set is empty: check the data set's size (n=...) and split")
+    if val is None and spec.selection.needs_val:
+        raise ValueError(f"fit(val=None) trains on the full training set, so {spec.selection} cannot be "
+                         "applied: use Selection('last') (the final epoch) or a train_* metric")
     if not callable(getattr(distiller, "evaluate", None)):
         raise TypeError(f"fit trains a distiller, got a {type(distiller).__name__}: wrap a model in one, "
                         "e.g. kdcourse.distillers.CrossEntropy(model) to train it on the labels alone")
@@ -124,12 +130,15 @@ def _restore(state: dict | None, distiller, opt, sched, spec: TrainSpec):
     return state["rows"], Selector(spec.selection, state["selection"]), state["epoch"]
 
 
-def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpec | dict | None = None, *,
+def fit(distiller: nn.Module, train: TensorData, val: TensorData | None, spec: TrainSpec | dict | None = None, *,
         track: dict[str, TensorData] | None = None, augment: Callable[[Tensor], Tensor] | None = None,
         checkpoint: str | Path | None = None, seed: int = 0, device: torch.device | None = None,
         progress: bool = True, desc: str | None = None) -> FitResult:
     """Train ``distiller`` (its student and trainable parts) on ``train`` as ``spec`` says; select the best
     epoch on ``val``; return the student with the best epoch's weights and the History.
+
+    val         the validation set; None trains on the full training set as the seeds' code bases do, and
+                then ``spec.selection`` must be ``Selection("last")`` or a rule on train_* metrics.
 
     track       extra sets evaluated every epoch for the curves (e.g. the test set); they never
                 influence selection or stopping.
@@ -139,7 +148,7 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
     """
     spec, device = as_spec(spec), device or ddp.device()
     step, opt, sched = _prepare(distiller, train, val, spec, device)
-    train, val = _on(device, train), _on(device, val)
+    train, val = _on(device, train), None if val is None else _on(device, val)
     track = {k: _on(device, v) for k, v in (track or {}).items()}
     path = Path(checkpoint) if checkpoint is not None else None
     sig = ckpt.signature(distiller, spec, train, val, seed) if path is not None else None
@@ -160,7 +169,8 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
             row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
                    **train_epoch(step, opt, train, spec, epoch, seed, augment, device)}
             for name, data in {"val": val, **track}.items():
-                row.update({f"{name}_{k}": v for k, v in distiller.evaluate(data, device).items()})
+                if data is not None:
+                    row.update({f"{name}_{k}": v for k, v in distiller.evaluate(data, device).items()})
             _check_finite({k: v for k, v in row.items() if k.startswith("val_")}, f"epoch {epoch + 1}'s "
                           "validation", opt.param_groups[0]["lr"])
             if sched is not None:
@@ -168,7 +178,8 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData, spec: TrainSpe
             row["seconds"] = time.perf_counter() - tic
             rows.append(row)
             selector.update(row, distiller.student)
-            bar.set_postfix(loss=f"{row['train_total']:.4f}", val_acc=f"{row['val_acc']:.4f}")
+            bar.set_postfix(loss=f"{row['train_total']:.4f}", **({"val_acc": f"{row['val_acc']:.4f}"} if val
+                                                                  is not None else {}))
             if mine:
                 ckpt.save(path, {"signature": sig, "epoch": epoch + 1, "distiller": distiller.state_dict(),
                                  "optimizer": opt.state_dict(), "rows": rows, "selection": selector.state,

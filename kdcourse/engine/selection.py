@@ -1,4 +1,4 @@
-"""The best epoch and early stopping, on validation metrics only (:class:`~kdcourse.engine.spec.Selection`)."""
+"""The best epoch and early stopping, never on test data (:class:`~kdcourse.engine.spec.Selection`)."""
 from __future__ import annotations
 
 from torch import nn
@@ -27,7 +27,7 @@ class Selector:
 
     def update(self, row: dict, model: nn.Module) -> None:
         sel, best = self.selection, self.best
-        p = _key(sel.primary, row[sel.primary])
+        p = -float(row["epoch"]) if sel.primary == "last" else _key(sel.primary, row[sel.primary])
         s = _key(sel.secondary, row[sel.secondary]) if sel.secondary else 0.0
         if best is None:
             is_best = improved = True

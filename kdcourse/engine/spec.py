@@ -20,8 +20,13 @@ class Selection:
     The best epoch has the best ``primary`` metric, ties broken by
     ``secondary``.  With ``patience`` set, training stops once neither metric
     has improved for ``patience`` epochs.  Metrics ending in ``acc`` are
-    maximised, all others minimised.  Only validation metrics may be used:
-    no model is chosen on test data.
+    maximised, all others minimised.
+
+    Validation metrics (``val_*``) are the default.  A protocol that trains on
+    the full training set, as the seeds' code bases do, has no validation set:
+    it reports the final epoch (``primary="last"``) or follows its own rule on
+    training metrics (``train_*``, e.g. BAN's early stop on the training loss).
+    Test metrics are refused: no model is ever chosen on test data.
     """
 
     primary: str = "val_acc"
@@ -29,11 +34,21 @@ class Selection:
     patience: int | None = None
 
     def __post_init__(self):
+        if self.primary == "last":
+            if self.patience is not None:
+                raise ValueError("Selection('last') keeps the final epoch: it cannot stop early (patience=None)")
+            object.__setattr__(self, "secondary", None)
         for m in (self.primary, self.secondary):
-            if m is not None and not m.startswith("val_"):
-                raise ValueError(f"selection metrics must be validation metrics (val_*), got {m!r}")
+            if m not in (None, "last") and not m.startswith(("val_", "train_")):
+                raise ValueError(f"selection metrics must be validation (val_*) or training (train_*) metrics, "
+                                 f"or primary='last'; got {m!r} (no model is chosen on test data)")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+
+    @property
+    def needs_val(self) -> bool:
+        """Whether this rule reads validation metrics (a run without a validation set cannot use it)."""
+        return any(m is not None and m.startswith("val_") for m in (self.primary, self.secondary))
 
 
 @dataclass(frozen=True, repr=False)
@@ -42,7 +57,10 @@ class TrainSpec:
 
     optimizer     ``"adam"`` or ``"sgd"`` (momentum ``momentum``, Nesterov when ``nesterov``)
     step_size     StepLR: lr times ``gamma`` every ``step_size`` epochs (None: constant lr)
-    milestones    MultiStepLR instead: lr times ``gamma`` at each of these epochs (not with step_size)
+    milestones    MultiStepLR instead: lr times ``gamma`` after each of these epochs (not with step_size);
+                  milestone m means epochs 1..m (1-based) run at the higher lr, epoch m + 1 at the lower
+    warmup_epochs linear warm-up over the first epochs' batches, as pytorch-cifar100's WarmUpLR: batch k
+                  of the warm-up (0-based) runs at lr * k / (warm-up batches); the schedule starts after
     selection     the best-epoch rule and early stopping (:class:`Selection`)
     bf16          bf16 autocast of the forward pass on CUDA (ignored on the CPU)
     sync_bn       SyncBatchNorm across ranks under torchrun (ignored in one process)
@@ -58,6 +76,7 @@ class TrainSpec:
     step_size: int | None = None
     gamma: float = 0.1
     milestones: tuple[int, ...] | None = None
+    warmup_epochs: int = 0
     selection: Selection = field(default_factory=Selection)
     bf16: bool = False
     sync_bn: bool = False
@@ -71,6 +90,9 @@ class TrainSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int) or not (
+                0 <= self.warmup_epochs < self.epochs):
+            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
         if self.step_size is not None and (isinstance(self.step_size, bool) or not isinstance(self.step_size, int)
                                            or self.step_size < 1):
             raise ValueError(f"step_size must be an integer >= 1 or None, got {self.step_size!r}")
@@ -108,6 +130,8 @@ class TrainSpec:
             sig.update(momentum=self.momentum, nesterov=self.nesterov)
         if self.milestones:
             sig["milestones"] = list(self.milestones)
+        if self.warmup_epochs:
+            sig["warmup_epochs"] = self.warmup_epochs
         return sig
 
 
