@@ -1,0 +1,31 @@
+"""REPORT.md: the paper profile's numbers beside the cpu ones, and every notebook run's wall time."""
+import json
+
+from kdcourse import report
+
+
+def _table(name, rows, wall, profile):
+    manifest = {"profile": profile, "device": "cpu", "commit": "abc", "wall_time_s": wall, "data_sources": {}}
+    return {"table": name, "caption": "KD on MNIST", "columns": ["method", "acc"], "rows": rows,
+            "manifest": manifest}
+
+
+def test_paper_rows_sit_beside_cpu_rows_with_each_runs_wall_time(tmp_path):
+    figures = tmp_path / "figures"
+    for folder, profile, rows, wall in (
+            (figures / "02_x", "cpu", [{"method": "KD", "acc": 0.98}, {"method": "no KD", "acc": 0.97}], 12.0),
+            (figures / "paper" / "02_x", "paper", [{"method": "KD", "acc": 0.99}, {"method": "T=64", "acc": 0.5}],
+             3600.0)):
+        folder.mkdir(parents=True)
+        (folder / "t.table.json").write_text(json.dumps(_table("02_x/t", rows, wall, profile)))
+    columns, rows = report.side_by_side(*(json.loads((f / "t.table.json").read_text()) for f in
+                                          (figures / "02_x", figures / "paper" / "02_x")))
+    assert columns == ["method", "acc (cpu)", "acc (paper)"]
+    assert rows == [{"method": "KD", "acc (cpu)": 0.98, "acc (paper)": 0.99},
+                    {"method": "no KD", "acc (cpu)": 0.97}, {"method": "T=64", "acc (paper)": 0.5}]
+    assert [(r["profile"], r["wall time (s)"]) for r in report.wall_times(figures)] == [("cpu", 12.0),
+                                                                                        ("paper", 3600.0)]
+    text = report.build(figures, tmp_path / "REPORT.md").read_text()
+    assert "| KD | 0.98 | 0.99 |" in text and "| no KD | 0.97 |  |" in text
+    assert "### 02_x: paper profile beside cpu" in text and "wall time 3,600.0 s" in text
+    assert "## paper" not in text   # figures/paper/ is not a notebook
