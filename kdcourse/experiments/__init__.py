@@ -52,7 +52,11 @@ def start(notebook: str, seed: int = 0, profile: str | None = None, show: bool =
     profile = profile or config.profile_name()
     cfg = spec(notebook, profile)
     config.seed_everything(seed)
-    run = config.begin(config.Run(notebook, profile, cfg, distributed.device(), seed))
+    device = distributed.device()
+    if profile == "paper" and not config.dry():
+        from .guide import preflight
+        preflight(notebook, cfg, device)   # before any training: the data is there; a warning on a CPU
+    run = config.begin(config.Run(notebook, profile, cfg, device, seed))
     if show and distributed.is_main():
         print(f"kdcourse: notebook {notebook} | profile {config.label(profile)} | device {run.device} | seed {seed}")
         print("\n".join(describe(cfg)))

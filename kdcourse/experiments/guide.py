@@ -1,0 +1,200 @@
+"""The paper-run guide: what each notebook's paper profile needs, how long it takes, and a check before it starts.
+
+For every notebook, :data:`GUIDES` names the data the paper profile reads and a
+function that lists its training *work* from the notebook's spec: which
+network trains on how many image-epochs.  The work is priced in FLOPs
+(:func:`kdcourse.efficiency.flops`; a training step is taken as 3 forward
+passes), so an estimate follows the spec and never a second table of sizes.
+
+* CPU time is **estimated from measured throughput**: the notebook's committed
+  cpu-profile run (its wall time, from ``figures/``) scaled by the ratio of the
+  paper spec's FLOPs to the cpu spec's.  Where the paper profile was also run
+  here (01, 02, 08 and 09), REPORT.md and the README give the measured time beside it.
+* GPU time is an **estimate, not a measurement**: the larger of the FLOPs at
+  an assumed sustained :data:`GPU_TFLOPS` and the training steps at an assumed
+  :data:`GPU_STEP_MS` each (small networks at batch 64-256 are bound by kernel
+  launches, not arithmetic).  Replace both by measured ones when a GPU run is made.
+
+:func:`preflight` runs before a real paper run trains anything: it stops when
+the data is missing (naming the folder layout and the command that fetches it)
+and warns, with the estimated time, when the machine has no GPU.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import config, data, models
+from ..efficiency import flops
+
+GPU_TFLOPS = 20.0        # assumed sustained training throughput of one modern GPU (an estimate, not measured)
+GPU_STEP_MS = 6.0        # assumed floor of one eager training step of a small network on it (also assumed)
+MNIST_SIZES = {"train": 55_000, "val": 5_000, "test": 10_000}
+
+
+class PaperOnCPUWarning(UserWarning):
+    """A real paper-profile run was started on a machine without a GPU."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """One network's training in a notebook: ``image_epochs`` images through a training step (forward and
+    backward) and ``eval_images`` through a forward pass alone."""
+
+    what: str
+    model: Callable[[], object]
+    input_shape: tuple[int, ...]
+    image_epochs: float
+    eval_images: float = 0.0
+    batch_size: int = 256
+
+    def tflop(self) -> float:
+        f = flops(self.model(), self.input_shape)
+        return (3 * f * self.image_epochs + f * self.eval_images) / 1e12
+
+    def gpu_seconds(self) -> float:
+        """The assumed GPU time: arithmetic at GPU_TFLOPS, or GPU_STEP_MS per training step if slower."""
+        return max(self.tflop() / GPU_TFLOPS, self.image_epochs / self.batch_size * GPU_STEP_MS / 1000)
+
+
+def _n(value, full: int) -> int:
+    return full if value is None else min(value, full)
+
+
+def _mnist_rows(cfg=None) -> tuple[int, int, int]:
+    from . import mnist
+    m = cfg or mnist.PAPER
+    return tuple(_n(getattr(m, f"n_{s}"), MNIST_SIZES[s]) for s in ("train", "val", "test"))
+
+
+def _mnist_teacher(profile: str) -> Work:
+    from . import mnist
+    from .base import select
+    spec = select(mnist.PROFILES, profile)
+    tr, va, _ = _mnist_rows(spec)
+    return Work("MNIST teacher CNN (shared by 01, 02, 08, 09)", models.TeacherCNN, (1, 28, 28),
+                tr * spec.teacher.epochs, va * spec.teacher.epochs, spec.teacher.batch_size)
+
+
+def _mlp() -> object:
+    from . import mnist
+    return mnist.student_mlp()
+
+
+def work_01(cfg, profile: str) -> list[Work]:
+    tr, va, _ = _mnist_rows(_mnist_spec(profile))
+    return [_mnist_teacher(profile),
+            Work("brief student MLP", _mlp, (1, 28, 28), tr * cfg.brief_fraction * cfg.brief.epochs,
+                 va * cfg.brief.epochs, cfg.brief.batch_size)]
+
+
+def _mnist_spec(profile: str):
+    from . import mnist
+    from .base import select
+    return select(mnist.PROFILES, profile)
+
+
+def work_02(cfg, profile: str) -> list[Work]:
+    tr, va, te = _mnist_rows(_mnist_spec(profile))
+    main = 2 * len(cfg.seeds) * cfg.student.epochs + len(cfg.alphas) * len(cfg.temperatures) * cfg.sweep_epochs
+    small = 2 * len(cfg.seeds) * cfg.small.epochs * sum(f * tr for f in cfg.fractions)
+    teacher_pass = Work("teacher logits, once", models.TeacherCNN, (1, 28, 28), 0, tr + va + te)
+    return [Work("student MLPs: KD and no KD over the seeds, and the alpha x T sweep", _mlp, (1, 28, 28),
+                 main * tr, main * (va + te), cfg.student.batch_size),
+            Work("small-data students", _mlp, (1, 28, 28), small, 0, cfg.small.batch_size), teacher_pass]
+
+
+def work_08(cfg, profile: str) -> list[Work]:
+    from . import subclass
+    tr, va, te = _mnist_rows(_mnist_spec(profile))
+    out = []
+    for layout in (cfg.two_class, cfg.ten_class):
+        out.append(Work(f"subclass teacher {layout.tag}", lambda l=layout: subclass.teacher_net(l), (1, 28, 28),
+                        tr * cfg.teacher.epochs, (va + te) * cfg.teacher.epochs, cfg.teacher.batch_size))
+        runs = len(cfg.seeds) * len(subclass.METHODS)
+        out.append(Work(f"students {layout.tag} ({runs} runs)", _mlp, (1, 28, 28), runs * tr * cfg.student.epochs,
+                        runs * (va + te) * cfg.student.epochs, cfg.student.batch_size))
+    return out
+
+
+def work_09(cfg, profile: str) -> list[Work]:
+    tr, va, _ = _mnist_rows(_mnist_spec(profile))
+    n = len({"kd", "ce"})
+    return [Work("students MLP, with and without KD", _mlp, (1, 28, 28), n * tr * cfg.student.epochs,
+                 n * va * cfg.student.epochs, cfg.student.batch_size),
+            Work("saliency maps (a gradient = a training step)", _mlp, (1, 28, 28), 3 * cfg.n_compare)]
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What a notebook's paper run needs: its data sets (by ``data.load`` name) and its work."""
+
+    data: Callable[[object], tuple[str, ...]]
+    work: Callable[[object, str], list[Work]] | None = None
+
+
+GUIDES: dict[str, Guide] = {
+    "01_temperature": Guide(lambda cfg: ("mnist",), work_01),
+    "02_mnist_kd": Guide(lambda cfg: ("mnist",), work_02),
+    "03_mhist_transfer_kd": Guide(lambda cfg: ("mhist",)),
+    "04_resnet34_to_resnet18": Guide(lambda cfg: (cfg.folder,) if cfg.data == "imagefolder" else (cfg.data,)),
+    "05_born_again": Guide(lambda cfg: (cfg.data,)),
+    "06_ipkd_teacher_assistants": Guide(lambda cfg: tuple(cfg.datasets)),
+    "07_rrd": Guide(lambda cfg: (cfg.data,)),
+    "08_subclass_distillation": Guide(lambda cfg: ("mnist",), work_08),
+    "09_saliency": Guide(lambda cfg: ("mnist",), work_09),
+}
+
+
+def tflop(notebook: str, profile: str) -> float | None:
+    """The notebook's training work in the profile, in TFLOP (None when its work is not listed)."""
+    listed = works(notebook, profile)
+    return None if listed is None else sum(w.tflop() for w in listed)
+
+
+def measured_cpu_seconds(notebook: str, profile: str = "cpu") -> float | None:
+    """The wall time of the committed run of ``notebook`` in ``profile`` (the largest sidecar wall time)."""
+    folder = config.REPO / "figures" / ("paper/" if profile == "paper" else "") / notebook
+    walls = [json.loads(p.read_text())["manifest"].get("wall_time_s", 0.0) for p in folder.glob("*.json")]
+    return max(walls) if walls else None
+
+
+def works(notebook: str, profile: str) -> list[Work] | None:
+    from . import module
+    from .base import select
+    guide = GUIDES[notebook]
+    return None if guide.work is None else guide.work(select(module(notebook).PROFILES, profile), profile)
+
+
+def estimate(notebook: str) -> dict:
+    """Estimated paper-profile hours: on these 2 CPU cores (the measured cpu run scaled by FLOPs) and on one
+    GPU (:meth:`Work.gpu_seconds`, assumed rates); None where the notebook's work is not listed."""
+    paper, cpu = tflop(notebook, "paper"), tflop(notebook, "cpu")
+    seconds = measured_cpu_seconds(notebook)
+    cpu_h = None if paper is None or not cpu or seconds is None else seconds * paper / cpu / 3600
+    gpu_h = None if paper is None else sum(w.gpu_seconds() for w in works(notebook, "paper")) / 3600
+    return {"notebook": notebook, "paper_tflop": paper, "cpu_hours_estimate": cpu_h,
+            "gpu_hours_estimate": gpu_h, "paper_cpu_hours_measured":
+                (measured_cpu_seconds(notebook, "paper") or 0) / 3600 or None}
+
+
+def preflight(notebook: str, cfg, device) -> None:
+    """Before a real paper run trains anything: every data set it reads must be on disk or downloadable
+    (else the loader's DataNotFoundError, which names the layout and the command that fetches it), and a
+    machine without a GPU gets a :class:`PaperOnCPUWarning` with the estimated time."""
+    for name in GUIDES[notebook].data(cfg):
+        try:
+            data.load(name, "test", 1)
+        except data.DataNotFoundError as exc:
+            raise data.DataNotFoundError(f"the paper run of {notebook} needs {name} and stops before any "
+                                         f"training. {exc}") from None
+    if getattr(device, "type", str(device)) == "cpu":
+        est = estimate(notebook)
+        hours = est["cpu_hours_estimate"]
+        when = f"about {hours:.1f} h on 2 CPU cores (estimated from the measured cpu run, scaled by FLOPs)" \
+            if hours else "many hours (its work is not estimated yet)"
+        warnings.warn(f"{notebook}: the paper profile on a machine without a GPU takes {when}. Use a GPU, "
+                      "or KDCOURSE_PROFILE=cpu for the laptop-sized runs; checkpoints make it resumable.",
+                      PaperOnCPUWarning, stacklevel=2)
