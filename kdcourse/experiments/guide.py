@@ -127,6 +127,34 @@ def work_09(cfg, profile: str) -> list[Work]:
             Work("saliency maps (a gradient = a training step)", _mlp, (1, 28, 28), 3 * cfg.n_compare)]
 
 
+MHIST_IMAGES = 3_152                                   # 2,175 train (val cut from it) + 977 test (Wei et al.)
+IMAGENET10_SIZES = {"train": 7_800, "val": 2_600, "test": 2_600}   # seed 000 section III-C, 780 / 260 / 260 a class
+
+
+def work_03(cfg, profile: str) -> list[Work]:
+    """Frozen ImageNet backbones run once over every image (engine.FeatureCache); the heads train on the
+    features, which costs next to nothing beside them."""
+    from ..models import transfer
+    n = sum(_n(getattr(cfg, f"n_{s}"), MHIST_IMAGES) for s in ("train", "val", "test")) if not cfg.whole_splits \
+        else MHIST_IMAGES
+    return [Work(f"{arch} backbone features, once", lambda a=arch: transfer.build(a, 2, pretrained=False),
+                 (3, size, size), 0, n)
+            for arch, size in ((cfg.teacher_arch, cfg.teacher_size), (cfg.student_arch, cfg.student_size))]
+
+
+def work_04(cfg, profile: str) -> list[Work]:
+    from . import resnet
+    tr, va, te = (_n(getattr(cfg, f"n_{s}"), IMAGENET10_SIZES[s]) for s in ("train", "val", "test"))
+    shape = (3, cfg.image_size, cfg.image_size)
+    net = lambda arch: (lambda: resnet.network(arch, 10, False))   # noqa: E731
+    runs = 2 * len(cfg.seeds)
+    return [Work("ResNet34 teacher (at most its epochs; patience may stop it)", net(resnet.TEACHER_ARCH), shape,
+                 tr * cfg.teacher.epochs, va * cfg.teacher.epochs + tr + te, cfg.teacher.batch_size),
+            Work(f"ResNet18 students, with and without KD ({runs} runs, at most their epochs)",
+                 net(resnet.STUDENT_ARCH), shape, runs * tr * cfg.student.epochs, runs * va * cfg.student.epochs,
+                 cfg.student.batch_size)]
+
+
 @dataclass(frozen=True)
 class Guide:
     """What a notebook's paper run needs: its data sets (by ``data.load`` name) and its work."""
@@ -138,8 +166,9 @@ class Guide:
 GUIDES: dict[str, Guide] = {
     "01_temperature": Guide(lambda cfg: ("mnist",), work_01),
     "02_mnist_kd": Guide(lambda cfg: ("mnist",), work_02),
-    "03_mhist_transfer_kd": Guide(lambda cfg: ("mhist",)),
-    "04_resnet34_to_resnet18": Guide(lambda cfg: (cfg.folder,) if cfg.data == "imagefolder" else (cfg.data,)),
+    "03_mhist_transfer_kd": Guide(lambda cfg: ("mhist",), work_03),
+    "04_resnet34_to_resnet18": Guide(lambda cfg: (cfg.folder,) if cfg.data == "imagefolder" else (cfg.data,),
+                                     work_04),
     "05_born_again": Guide(lambda cfg: (cfg.data,)),
     "06_ipkd_teacher_assistants": Guide(lambda cfg: tuple(cfg.datasets)),
     "07_rrd": Guide(lambda cfg: (cfg.data,)),
