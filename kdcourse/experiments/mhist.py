@@ -85,6 +85,12 @@ class MhistSpec:
     min_minority_acc: float            # the teacher's test accuracy on the minority class
     source: Seed004 = field(default_factory=Seed004)
 
+    @property
+    def whole_splits(self) -> bool:
+        """Whether the spec asks for every split whole (no ``n_*`` set): the data then has MHIST's partition
+        sizes, the stand-in's too.  Not so in the smoke profile or a paper-dry run (clipped sizes)."""
+        return self.n_train is None and self.n_val is None and self.n_test is None
+
 
 PAPER = MhistSpec(
     teacher_arch="resnet50", student_arch="mobilenet_v2", teacher_size=224, student_size=224,

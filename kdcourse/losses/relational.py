@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 Tensor = torch.Tensor
+ENQUEUE_ORDERS = ("after", "before")   # RRDLoss: Algorithm 1 as printed / the authors' CIFAR code
 
 
 class RRDLoss(nn.Module):
@@ -39,6 +40,14 @@ class RRDLoss(nn.Module):
     entries, with wrap-around (``queue_ptr`` is where the next one goes).  The
     student temperature t_s = 0.04 is sharper than the teacher's t_t = 0.07.
 
+    ``enqueue`` says when the batch's z_t enter the queue.  ``"after"`` (the
+    default) is Algorithm 1 as printed: the loss uses the queue as it stood
+    and the keys are enqueued afterwards.  ``"before"`` is the authors' CIFAR
+    code (giakoumoglou/distillers, cifar/distillers/RRD.py: "# enqueue
+    teacher before similarities"): the keys are enqueued first, so the batch's
+    own teacher embeddings are among the anchors of its loss.  Either way
+    nothing is enqueued in eval mode.
+
     ``detach_teacher`` (default True) makes p_t a fixed target, as the authors'
     repository does (``softmax(out_t.detach() / nce_t_t)``, after ReSSL): the
     loss then trains the student and ``embed_s`` only, and ``embed_t`` stays the
@@ -55,7 +64,7 @@ class RRDLoss(nn.Module):
     """
 
     def __init__(self, s_dim: int, t_dim: int, feat_dim: int = 128, queue_size: int = 16384,
-                 t_s: float = 0.04, t_t: float = 0.07, detach_teacher: bool = True):
+                 t_s: float = 0.04, t_t: float = 0.07, detach_teacher: bool = True, enqueue: str = "after"):
         super().__init__()
         for name, value in (("s_dim", s_dim), ("t_dim", t_dim), ("feat_dim", feat_dim), ("queue_size", queue_size)):
             if not isinstance(value, int) or value < 1:
@@ -63,7 +72,10 @@ class RRDLoss(nn.Module):
         for name, value in (("t_s", t_s), ("t_t", t_t)):
             if not value > 0:
                 raise ValueError(f"temperature {name} must be > 0, got {value!r}")
+        if enqueue not in ENQUEUE_ORDERS:
+            raise ValueError(f"enqueue must be one of {ENQUEUE_ORDERS}, got {enqueue!r}")
         self.t_s, self.t_t, self.detach_teacher = float(t_s), float(t_t), bool(detach_teacher)
+        self.enqueue = enqueue
         self.embed_s = nn.Linear(s_dim, feat_dim)
         self.embed_t = nn.Linear(t_dim, feat_dim)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, feat_dim), dim=1))
@@ -82,6 +94,8 @@ class RRDLoss(nn.Module):
 
     def forward(self, f_s: Tensor, f_t: Tensor) -> Tensor:
         z_s, z_t = self.embed(f_s, f_t)
+        if self.training and self.enqueue == "before":      # the authors' CIFAR code
+            self._dequeue_and_enqueue(z_t)
         queue = self.queue.clone()
         l_s = z_s @ queue.T                       # (B, K) cosine similarities to the queue
         l_t = z_t @ queue.T
@@ -89,7 +103,7 @@ class RRDLoss(nn.Module):
         if self.detach_teacher:
             p_t = p_t.detach()
         loss = -(p_t * F.log_softmax(l_s / self.t_s, dim=1)).sum(1).mean()
-        if self.training:
+        if self.training and self.enqueue == "after":       # Algorithm 1 as printed
             self._dequeue_and_enqueue(z_t)
         return loss
 
@@ -107,7 +121,8 @@ class RRDLoss(nn.Module):
         self.queue_ptr[0] = (ptr + n) % size
 
     def extra_repr(self) -> str:
-        return f"queue_size={self.queue_size}, t_s={self.t_s:g}, t_t={self.t_t:g}, detach_teacher={self.detach_teacher}"
+        return (f"queue_size={self.queue_size}, t_s={self.t_s:g}, t_t={self.t_t:g}, "
+                f"detach_teacher={self.detach_teacher}, enqueue={self.enqueue!r}")
 
 
 class FitNetsLoss(nn.Module):
