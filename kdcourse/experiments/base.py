@@ -88,6 +88,8 @@ def _dry_value(name: str, value):
         return float("-inf")
     if name.startswith("max_") and isinstance(value, (int, float)):
         return float("inf")
+    if name == "warmup_epochs" and isinstance(value, int):     # a warm-up must leave an epoch after it
+        return min(value, DRY_EPOCHS - 1)
     if name.endswith(("_reps", "_rounds", "_epochs")) and isinstance(value, int):
         return min(value, DRY_EPOCHS if name.endswith("_epochs") else 1)
     if name == "epochs" and isinstance(value, int):
@@ -101,7 +103,8 @@ def clip(spec):
     """The paper spec, clipped mechanically so that its every code path runs in minutes on 2 cores.
 
     Fields are changed by name, in nested specs too: ``n_*`` image counts and ``sizes`` become at most
-    DRY_ROWS images; ``epochs`` / ``*_epochs`` at most DRY_EPOCHS; ``seeds`` the first DRY_SEEDS;
+    DRY_ROWS images; ``epochs`` / ``*_epochs`` at most DRY_EPOCHS (``warmup_epochs`` at most DRY_EPOCHS - 1, so
+    that a TrainSpec's warm-up still ends before its last epoch); ``seeds`` the first DRY_SEEDS;
     ``*_reps`` / ``*_rounds`` 1; quality thresholds ``min_*`` / ``max_*`` are switched off (-inf / inf).
     Everything else (architectures, resolutions, losses, optimizers, schedules, grids) is the paper's.
     There is no second, hand-written table of paper-dry settings to drift from the paper's.
