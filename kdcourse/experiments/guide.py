@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
+
 from .. import config, data, models
 from ..efficiency import flops
 
@@ -155,6 +157,62 @@ def work_04(cfg, profile: str) -> list[Work]:
                  cfg.student.batch_size)]
 
 
+# official training / test sizes and the image shape of the small-image data sets the CIFAR notebooks read
+OFFICIAL = {"cifar10": (50_000, 10_000, (3, 32, 32), 10), "cifar100": (50_000, 10_000, (3, 32, 32), 100),
+            "fashion_mnist": (60_000, 10_000, (1, 28, 28), 10), "mnist": (60_000, 10_000, (1, 28, 28), 10)}
+VAL = 5_000   # the held-out validation images of a train / val split (data.load's "val")
+
+
+def _train_rows(name: str, n: int | None, full: bool) -> int:
+    """Training images of a small-image data set: the whole official set ("full") or its train split."""
+    total = OFFICIAL[name][0]
+    return _n(n, total if full else total - VAL)
+
+
+def _shape(name: str, shrink: int = 1) -> tuple[int, int, int]:
+    c, h, w = OFFICIAL[name][2]
+    return c, h // shrink, w // shrink
+
+
+def work_06(cfg, profile: str) -> list[Work]:
+    """Every network x scheme x seed on every data set; a training step runs every sub-model (all exits of
+    MSDNet, all widths of the slimmable network), which is what a fresh network's forward does."""
+    from . import ipkd
+    out = []
+    for name in cfg.datasets:
+        tr, shape = _train_rows(name, cfg.n_train, cfg.full_train), _shape(name, cfg.shrink)
+        like = data.TensorData(torch.zeros(1, *shape), torch.zeros(1, dtype=torch.long), name, "train", "guide",
+                               [str(i) for i in range(OFFICIAL[name][3])])
+        te = _n(cfg.n_test, OFFICIAL[name][1])
+        for network in ("msdnet", "slimmable"):
+            spec, runs = getattr(cfg, network).train, len(cfg.schemes) * len(cfg.seeds)
+            out.append(Work(f"{network} on {name} ({runs} runs)", lambda n=network, d=like: ipkd.build(n, cfg, d),
+                            shape, runs * tr * spec.epochs, runs * (te + (0 if cfg.full_train else VAL)) * spec.epochs,
+                            spec.batch_size))
+    return out
+
+
+def work_07(cfg, profile: str) -> list[Work]:
+    """The teacher once, then every method x seed; with augmentation the teacher runs live on each batch of
+    every distilling student (its forward counted as evaluation work)."""
+    from . import rrd
+    full = cfg.train_split == "full"
+    tr, shape = _train_rows(cfg.data, cfg.n_train, full), _shape(cfg.data)
+    te = _n(cfg.n_test, OFFICIAL[cfg.data][1])
+    va = 0 if full else _n(cfg.n_val, VAL)
+    like = data.TensorData(torch.zeros(1, *shape), torch.zeros(1, dtype=torch.long), cfg.data, "train", "guide",
+                           [str(i) for i in range(OFFICIAL[cfg.data][3])])
+    runs, distilling = len(rrd.LABELS) * len(cfg.seeds), (len(rrd.LABELS) - 1) * len(cfg.seeds)
+    teacher = lambda: rrd.network(cfg.teacher_net, like, 0)   # noqa: E731
+    live = distilling * tr * cfg.student.epochs if cfg.augment else tr
+    return [Work(f"teacher {cfg.teacher_net.name}", teacher, shape, tr * cfg.teacher.epochs,
+                 (va + te) * cfg.teacher.epochs, cfg.teacher.batch_size),
+            Work("the teacher's outputs for the distilling students", teacher, shape, 0, live),
+            Work(f"students {cfg.student_net.name} ({runs} runs)", lambda: rrd.network(cfg.student_net, like, 0),
+                 shape, runs * tr * cfg.student.epochs, runs * (va + te) * cfg.student.epochs,
+                 cfg.student.batch_size)]
+
+
 @dataclass(frozen=True)
 class Guide:
     """What a notebook's paper run needs: its data sets (by ``data.load`` name) and its work."""
@@ -170,8 +228,8 @@ GUIDES: dict[str, Guide] = {
     "04_resnet34_to_resnet18": Guide(lambda cfg: (cfg.folder,) if cfg.data == "imagefolder" else (cfg.data,),
                                      work_04),
     "05_born_again": Guide(lambda cfg: (cfg.data,)),
-    "06_ipkd_teacher_assistants": Guide(lambda cfg: tuple(cfg.datasets)),
-    "07_rrd": Guide(lambda cfg: (cfg.data,)),
+    "06_ipkd_teacher_assistants": Guide(lambda cfg: tuple(cfg.datasets), work_06),
+    "07_rrd": Guide(lambda cfg: (cfg.data,), work_07),
     "08_subclass_distillation": Guide(lambda cfg: ("mnist",), work_08),
     "09_saliency": Guide(lambda cfg: ("mnist",), work_09),
 }
