@@ -63,14 +63,19 @@ class Ensemble(nn.Module):
 def build(spec: str, num_classes: int, in_channels: int = 3, **options) -> nn.Module:
     """A network by name: ``"wrn-28-1"`` (any WRN-d-k), ``"mobilenet_v1"`` (one width of
     :class:`~kdcourse.models.SlimmableMobileNetV1`; ``options`` go to it) or ``"mobilenet_v2"``
-    (torchvision's, stride-1 stem for small images, no pretraining)."""
+    (torchvision's, stride-1 stem for small images, no pretraining).
+
+    Every network here takes the data's tensors as they are: the loaders standardise each channel
+    already (CIFAR's mean and std), so MobileNetV2's input pipeline does not normalise again with
+    ImageNet's mean and std (``normalize=False``, which ``options`` may override)."""
     match = re.fullmatch(r"wrn-(\d+)-(\d+)", spec)
     if match:
         return models.WideResNet(int(match[1]), int(match[2]), num_classes, in_channels, **options)
     if spec == "mobilenet_v1":
         return models.SlimmableMobileNetV1(num_classes, in_channels, widths=(1.0,), **options).set_width(1.0)
     if spec == "mobilenet_v2":
-        return models.transfer.build("mobilenet_v2", num_classes, pretrained=False, small_input=True, **options)
+        return models.transfer.build("mobilenet_v2", num_classes, **{"pretrained": False, "small_input": True,
+                                                                      "normalize": False, **options})
     raise ValueError(f"unknown architecture {spec!r}: use 'wrn-<d>-<k>', 'mobilenet_v1' or 'mobilenet_v2'")
 
 
@@ -96,7 +101,7 @@ class Generations:
                           if f is not None], ignore_index=True)
 
 
-def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, val: TensorData,
+def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, val: TensorData | None,
                spec: TrainSpec, generations: int = 3, *, teacher: nn.Module | None = None,
                method: Callable[[nn.Module, TeacherCache], Distiller] = SoftTargets,
                seed: int = 0, desc: str = "", checkpoints: Callable[[int], str | Path] | None = None,
@@ -112,6 +117,9 @@ def born_again(build_student: Callable[[], nn.Module], train_data: TensorData, v
                  here), so that a finished generation is loaded instead of trained again;
                  None: no checkpoints.
     fit_options  passed to every ``fit`` (augment, track, device, progress, ...).
+
+    ``val`` None trains every generation on the full ``train_data``, as seed 002's CIFAR code holds
+    no images out: ``spec.selection`` is then the final epoch or a rule on training metrics.
 
     Each generation is seeded with ``seed * 100 + k`` before it is built and
     trained, so a run is reproducible and seeds give independent replicates.
