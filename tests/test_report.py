@@ -29,3 +29,25 @@ def test_paper_rows_sit_beside_cpu_rows_with_each_runs_wall_time(tmp_path):
     assert "| KD | 0.98 | 0.99 |" in text and "| no KD | 0.97 |  |" in text
     assert "### 02_x: paper profile beside cpu" in text and "wall time 3,600.0 s" in text
     assert "## paper" not in text   # figures/paper/ is not a notebook
+
+
+def test_training_runs_lists_every_checkpointed_run_with_its_wall_time(monkeypatch, tmp_path):
+    import torch
+
+    from kdcourse import config, data, models
+    from kdcourse.distillers import CrossEntropy
+    from kdcourse.engine import TrainSpec, fit
+    monkeypatch.setenv("KDCOURSE_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("KDCOURSE_DRY", raising=False)
+    tr, va = data.load("digits", "train"), data.load("digits", "val")
+    torch.manual_seed(0)
+    res = fit(CrossEntropy(models.MLP(64, (16,), num_classes=10)), tr, va, TrainSpec(epochs=2), progress=False,
+              checkpoint=config.checkpoints_dir("paper") / "02_x" / "ce-seed0.pt")
+    runs = report.training_runs("paper")
+    (row,) = runs["02_x"]
+    assert (row["run"], row["objective"], row["model"], row["epochs"], row["epoch kept"]) == (
+        "ce-seed0", "cross_entropy", "MLP", 2, res.best_epoch)
+    assert row["wall time (s)"] == round(float(res.history.seconds.sum()), 1)
+    (path,) = report.save_training_runs("paper", tmp_path / "figures")
+    assert path == tmp_path / "figures" / "02_x" / "training_runs.table.json"
+    assert json.loads(path.read_text())["rows"] == [row]
