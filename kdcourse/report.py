@@ -83,16 +83,21 @@ def _sidecars(folder: Path) -> tuple[list[dict], list[Path], dict | None, float]
 
 
 def side_by_side(cpu: dict, paper: dict) -> tuple[list[str], list[dict]]:
-    """One table of both profiles: rows matched on the first column, every other column as a cpu column
-    beside a paper column (blank where a profile has no such row, e.g. a sweep cell the cpu grid skips)."""
-    key = cpu["columns"][0]
-    columns = [key] + [f"{c} ({p})" for c in cpu["columns"][1:] for p in ("cpu", "paper")]
+    """One table of both profiles: rows matched on the fewest leading columns that tell every row of both
+    apart, every other column as a cpu column beside a paper column (blank where a profile has no such row,
+    e.g. a sweep cell the cpu grid skips)."""
+    columns = cpu["columns"]
+    width = next((k for k in range(1, len(columns)) if all(
+        len({tuple(_cell(r.get(c)) for c in columns[:k]) for r in t["rows"]}) == len(t["rows"])
+        for t in (cpu, paper))), len(columns) - 1)
+    keys, rest = columns[:width], columns[width:]
+    out = keys + [f"{c} ({p})" for c in rest for p in ("cpu", "paper")]
     rows: dict = {}
     for profile, table in (("cpu", cpu), ("paper", paper)):
         for r in table["rows"]:
-            row = rows.setdefault(_cell(r.get(key)), {key: r.get(key)})
-            row.update({f"{c} ({profile})": r.get(c) for c in table["columns"][1:]})
-    return columns, list(rows.values())
+            row = rows.setdefault(tuple(_cell(r.get(c)) for c in keys), {c: r.get(c) for c in keys})
+            row.update({f"{c} ({profile})": r.get(c) for c in rest})
+    return out, list(rows.values())
 
 
 def _paper_part(folder: Path, cpu_tables: list[dict], out: Path) -> list[str]:

@@ -31,6 +31,17 @@ def test_paper_rows_sit_beside_cpu_rows_with_each_runs_wall_time(tmp_path):
     assert "## paper" not in text   # figures/paper/ is not a notebook
 
 
+def test_rows_are_matched_on_as_many_leading_columns_as_tell_them_apart():
+    def table(rows):
+        return {"columns": ["setting", "model", "acc"], "rows": rows}
+    cpu = table([{"setting": "2x5", "model": "teacher", "acc": 0.99}, {"setting": "2x5", "model": "KD", "acc": 0.98}])
+    paper = table([{"setting": "2x5", "model": "KD", "acc": 0.985}])
+    columns, rows = report.side_by_side(cpu, paper)
+    assert columns == ["setting", "model", "acc (cpu)", "acc (paper)"]
+    assert rows == [{"setting": "2x5", "model": "teacher", "acc (cpu)": 0.99},
+                    {"setting": "2x5", "model": "KD", "acc (cpu)": 0.98, "acc (paper)": 0.985}]
+
+
 def test_training_runs_lists_every_checkpointed_run_with_its_wall_time(monkeypatch, tmp_path):
     import torch
 
