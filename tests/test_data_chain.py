@@ -263,7 +263,7 @@ def test_load_rejects_unknown_names_splits_and_options():
         data.load("cifar11")
     assert str(err.value) == ("unknown data set 'cifar11'; known: ['cifar10', 'cifar100', 'digits', "
                               "'fashion_mnist', 'imagenet10', 'mhist', 'mnist']")
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test'\), got 'validation'"):
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test', 'full'\), got 'validation'"):
         data.load("cifar10", "validation")
     with pytest.raises(TypeError, match=r"'mnist' takes no option\(s\) \['size'\]; its options: "
                                         r"\['root', 'offline', 'seed'\]"):

@@ -315,7 +315,7 @@ def test_other_errors_pass_through_and_leave_no_temporary_file(tmp_path):
     (("mnist", "train", 2.5), {}, "n must be a whole number of rows >= 1, or None for all rows; got 2.5 (float)"),
     (("mnist", "train", "10"), {}, "got '10' (str)"),
     (("mnist", "train", True), {}, "got True (bool)"),
-    (("mnist", "validation", None), {}, "split must be one of ('train', 'val', 'test'), got 'validation'"),
+    (("mnist", "validation", None), {}, "split must be one of ('train', 'val', 'test', 'full'), got 'validation'"),
     (("mnist", None, None), {}, "got None"),
     (("MNIST", "train", None), {}, "unknown data set 'MNIST'; known:"),
     ((["mnist"], "train", None), {}, "unknown data set ['mnist']"),
