@@ -82,6 +82,11 @@ def _sidecars(folder: Path) -> tuple[list[dict], list[Path], dict | None, float]
     return tables, images, last, (last or {}).get("wall_time_s", 0.0)
 
 
+def wall_time(folder: Path) -> float | None:
+    """A notebook run's wall time from its folder of sidecars (None when it has none)."""
+    return _sidecars(folder)[3] if folder.is_dir() and _sidecars(folder)[2] is not None else None
+
+
 def side_by_side(cpu: dict, paper: dict) -> tuple[list[str], list[dict]]:
     """One table of both profiles: rows matched on the fewest leading columns that tell every row of both
     apart, every other column as a cpu column beside a paper column (blank where a profile has no such row,

@@ -21,7 +21,6 @@ and warns, with the estimated time, when the machine has no GPU.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -53,8 +52,10 @@ class Work:
     batch_size: int = 256
 
     def tflop(self) -> float:
-        f = flops(self.model(), self.input_shape)
-        return (3 * f * self.image_epochs + f * self.eval_images) / 1e12
+        if "_tflop" not in self.__dict__:   # building the model and counting its FLOPs is the slow part
+            f = flops(self.model(), self.input_shape)
+            object.__setattr__(self, "_tflop", (3 * f * self.image_epochs + f * self.eval_images) / 1e12)
+        return self.__dict__["_tflop"]
 
     def gpu_seconds(self) -> float:
         """The assumed GPU time: arithmetic at GPU_TFLOPS, or GPU_STEP_MS per training step if slower."""
@@ -65,17 +66,21 @@ def _n(value, full: int) -> int:
     return full if value is None else min(value, full)
 
 
-def _mnist_rows(cfg=None) -> tuple[int, int, int]:
+def _mnist_spec(profile: str):
     from . import mnist
-    m = cfg or mnist.PAPER
-    return tuple(_n(getattr(m, f"n_{s}"), MNIST_SIZES[s]) for s in ("train", "val", "test"))
+    from .base import select
+    return select(mnist.PROFILES, profile)
+
+
+def _mnist_rows(profile: str) -> tuple[int, int, int]:
+    """Train / val / test images of the shared MNIST splits in ``profile``."""
+    spec = _mnist_spec(profile)
+    return tuple(_n(getattr(spec, f"n_{s}"), MNIST_SIZES[s]) for s in ("train", "val", "test"))
 
 
 def _mnist_teacher(profile: str) -> Work:
-    from . import mnist
-    from .base import select
-    spec = select(mnist.PROFILES, profile)
-    tr, va, _ = _mnist_rows(spec)
+    spec = _mnist_spec(profile)
+    tr, va, _ = _mnist_rows(profile)
     return Work("MNIST teacher CNN (shared by 01, 02, 08, 09)", models.TeacherCNN, (1, 28, 28),
                 tr * spec.teacher.epochs, va * spec.teacher.epochs, spec.teacher.batch_size)
 
@@ -86,20 +91,14 @@ def _mlp() -> object:
 
 
 def work_01(cfg, profile: str) -> list[Work]:
-    tr, va, _ = _mnist_rows(_mnist_spec(profile))
+    tr, va, _ = _mnist_rows(profile)
     return [_mnist_teacher(profile),
             Work("brief student MLP", _mlp, (1, 28, 28), tr * cfg.brief_fraction * cfg.brief.epochs,
                  va * cfg.brief.epochs, cfg.brief.batch_size)]
 
 
-def _mnist_spec(profile: str):
-    from . import mnist
-    from .base import select
-    return select(mnist.PROFILES, profile)
-
-
 def work_02(cfg, profile: str) -> list[Work]:
-    tr, va, te = _mnist_rows(_mnist_spec(profile))
+    tr, va, te = _mnist_rows(profile)
     main = 2 * len(cfg.seeds) * cfg.student.epochs + len(cfg.alphas) * len(cfg.temperatures) * cfg.sweep_epochs
     small = 2 * len(cfg.seeds) * cfg.small.epochs * sum(f * tr for f in cfg.fractions)
     teacher_pass = Work("teacher logits, once", models.TeacherCNN, (1, 28, 28), 0, tr + va + te)
@@ -110,7 +109,7 @@ def work_02(cfg, profile: str) -> list[Work]:
 
 def work_08(cfg, profile: str) -> list[Work]:
     from . import subclass
-    tr, va, te = _mnist_rows(_mnist_spec(profile))
+    tr, va, te = _mnist_rows(profile)
     out = []
     for layout in (cfg.two_class, cfg.ten_class):
         out.append(Work(f"subclass teacher {layout.tag}", lambda l=layout: subclass.teacher_net(l), (1, 28, 28),
@@ -122,8 +121,9 @@ def work_08(cfg, profile: str) -> list[Work]:
 
 
 def work_09(cfg, profile: str) -> list[Work]:
-    tr, va, _ = _mnist_rows(_mnist_spec(profile))
-    n = len({"kd", "ce"})
+    tr, va, _ = _mnist_rows(profile)
+    from .saliency import METHODS
+    n = len(METHODS)
     return [Work("students MLP, with and without KD", _mlp, (1, 28, 28), n * tr * cfg.student.epochs,
                  n * va * cfg.student.epochs, cfg.student.batch_size),
             Work("saliency maps (a gradient = a training step)", _mlp, (1, 28, 28), 3 * cfg.n_compare)]
@@ -280,11 +280,9 @@ def tflop(notebook: str, profile: str) -> float | None:
 
 
 def measured_cpu_seconds(notebook: str, profile: str = "cpu") -> float | None:
-    """The wall time of the committed run of ``notebook`` in ``profile`` (the largest sidecar wall time)."""
-    folder = config.REPO / "figures" / ("paper/" if profile == "paper" else "") / notebook
-    walls = [json.loads(p.read_text())["manifest"].get("wall_time_s", 0.0) for p in folder.glob("*.json")
-             if p.name != "training_runs.table.json"]   # that table's wall time is its runs' sum, not the notebook's
-    return max(walls) if walls else None
+    """The wall time of the committed run of ``notebook`` in ``profile`` (see :func:`kdcourse.report.wall_time`)."""
+    from ..report import wall_time
+    return wall_time(config.REPO / "figures" / ("paper" if profile == "paper" else "") / notebook)
 
 
 def works(notebook: str, profile: str) -> list[Work] | None:
@@ -297,10 +295,11 @@ def works(notebook: str, profile: str) -> list[Work] | None:
 def estimate(notebook: str) -> dict:
     """Estimated paper-profile hours: on these 2 CPU cores (the measured cpu run scaled by FLOPs) and on one
     GPU (:meth:`Work.gpu_seconds`, assumed rates); None where the notebook's work is not listed."""
-    paper, cpu = tflop(notebook, "paper"), tflop(notebook, "cpu")
+    listed, cpu = works(notebook, "paper"), tflop(notebook, "cpu")
+    paper = None if listed is None else sum(w.tflop() for w in listed)
     seconds = measured_cpu_seconds(notebook)
     cpu_h = None if paper is None or not cpu or seconds is None else seconds * paper / cpu / 3600
-    gpu_h = None if paper is None else sum(w.gpu_seconds() for w in works(notebook, "paper")) / 3600
+    gpu_h = None if listed is None else sum(w.gpu_seconds() for w in listed) / 3600
     return {"notebook": notebook, "paper_tflop": paper, "cpu_hours_estimate": cpu_h,
             "gpu_hours_estimate": gpu_h, "paper_cpu_hours_measured":
                 (measured_cpu_seconds(notebook, "paper") or 0) / 3600 or None}
