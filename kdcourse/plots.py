@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from . import config
 from .io import atomic_write, atomic_write_text
@@ -63,9 +64,126 @@ def _output(run: config.Run | None) -> tuple[config.Run, Path]:
     return run, folder
 
 
+# A figure's title must say which data its numbers come from: one of these words (case-insensitive) appears
+# in the figure's suptitle, or, without one, in every panel's title.  "worked example" is a figure of
+# hand-made numbers (01, 02's eq. 1 demos), "synthetic" one of generated data.
+DATA_WORDS = ("MNIST", "CIFAR", "MHIST", "ImageNet", "stand-in", "synthetic", "worked example")
+
+
+class FigureError(ValueError):
+    """A figure breaks one of the course's figure rules (see :func:`lint`); the message says which and how."""
+
+
+def _titles(fig: plt.Figure) -> tuple[str | None, list[str]]:
+    sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else None
+    panels = [ax.get_title() or ax.get_title("left") for ax in fig.axes if ax.get_visible() and not _is_colorbar(ax)]
+    return (sup or None), panels
+
+
+def _is_colorbar(ax) -> bool:
+    return ax.get_label() == "<colorbar>"
+
+
+def integer_epochs(fig: plt.Figure) -> None:
+    """Integer ticks on every axis whose label mentions epochs (an epoch is a count, never 2.5)."""
+    for ax in fig.axes:
+        for axis, label in ((ax.xaxis, ax.get_xlabel()), (ax.yaxis, ax.get_ylabel())):
+            if "epoch" in label.lower():
+                axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def legend_outside(ax, loc: str = "upper left", anchor=(1.02, 1.0), **kwargs) -> None:
+    """Move ``ax``'s legend outside the plotting area (right of it by default), so it covers no data."""
+    if ax.get_legend() is not None:
+        sns.move_legend(ax, loc, bbox_to_anchor=anchor, frameon=False, **kwargs)
+
+
+def _data_points(ax) -> np.ndarray:
+    """Display coordinates of what ``ax`` draws: line vertices (and points along each segment), scatter
+    points, and the corners and centre of bars; reference lines spanning the axes count along their length."""
+    pts = []
+    for line in ax.lines:
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(np.column_stack(line.get_data(orig=False)).astype(float))
+        xy = xy[np.isfinite(xy).all(1)]
+        if len(xy) >= 2:
+            t = np.linspace(0, 1, 12)[:, None, None]
+            xy = (xy[:-1][None] * (1 - t) + xy[1:][None] * t).reshape(-1, 2)
+        pts.append(xy)
+    for coll in ax.collections:   # scatter points (seaborn's error bands are PolyCollections: not data points)
+        if coll.get_visible() and type(coll).__name__ == "PathCollection" and len(coll.get_offsets()):
+            pts.append(coll.get_offset_transform().transform(np.asarray(coll.get_offsets(), float)))
+    for patch in ax.patches:
+        if patch.get_visible() and type(patch).__name__ == "Rectangle" and patch.get_width() and patch.get_height():
+            bb = patch.get_window_extent()
+            pts.append(np.array([[bb.x0, bb.y0], [bb.x1, bb.y1], [bb.x0, bb.y1], [bb.x1, bb.y0],
+                                 [(bb.x0 + bb.x1) / 2, (bb.y0 + bb.y1) / 2]]))
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _line_styles(ax) -> set:
+    """The distinct (colour, line style) of the data lines drawn in ``ax``."""
+    from matplotlib.colors import to_hex
+    styles = set()
+    for line in ax.lines:
+        x, _ = line.get_data(orig=False)
+        if line.get_visible() and len(np.atleast_1d(x)) >= 2 and line.get_linestyle() not in ("None", "", " "):
+            styles.add((to_hex(line.get_color()), line.get_linestyle()))
+    return styles
+
+
+def lint(fig: plt.Figure) -> None:
+    """Check the course's figure rules; raise :class:`FigureError` naming the first one broken.
+
+    1. The title names the data set (a word of :data:`DATA_WORDS` in the suptitle, or in every panel title).
+    2. No legend covers data: no line, point or bar of a panel falls inside a legend's box.
+    3. Every line has a legend entry: a panel with lines of two or more styles has a legend (its own or the
+       figure's) with at least as many entries as its distinct line colours.
+    Epoch axes get integer ticks before the check (:func:`integer_epochs`).
+    """
+    sup, panels = _titles(fig)
+    named = lambda text: any(w.lower() in (text or "").lower() for w in DATA_WORDS)
+    if sup is not None:
+        if not named(sup):
+            raise FigureError(f"the figure title {sup!r} does not name its data set; add one of {DATA_WORDS}")
+    else:
+        titled = [t for t in panels if t]
+        if not titled or not all(named(t) for t in titled):
+            raise FigureError(f"panel titles {panels} do not all name their data set; add one of {DATA_WORDS} "
+                              "to each, or give the figure a suptitle that does")
+    fig.canvas.draw()
+    fig_entries = sum(len(leg.get_texts()) for leg in fig.legends)
+    for ax in fig.axes:
+        if _is_colorbar(ax) or not ax.get_visible():
+            continue
+        legends = [leg for leg in [ax.get_legend(), *fig.legends] if leg is not None]
+        pts = _data_points(ax)
+        for leg in legends:
+            box = leg.get_window_extent()
+            inside = ((pts[:, 0] > box.x0 + 1) & (pts[:, 0] < box.x1 - 1) &
+                      (pts[:, 1] > box.y0 + 1) & (pts[:, 1] < box.y1 - 1)) if len(pts) else np.array([])
+            if inside.any():
+                raise FigureError(f"the legend of panel {ax.get_title()!r} covers {int(inside.sum())} of its data "
+                                  "points; move it off the data (plots.legend_outside(ax), or loc=...)")
+        styles = _line_styles(ax)
+        if len(styles) >= 2:
+            entries = (len(ax.get_legend().get_texts()) if ax.get_legend() is not None else 0) + fig_entries
+            colours = len({c for c, _ in styles})
+            if entries < colours:
+                raise FigureError(f"panel {ax.get_title()!r} draws lines in {colours} colours but its legend has "
+                                  f"{entries} entries; label every line (reference lines too: label=...)")
+
+
 def save(fig: plt.Figure, name: str, data=None, run: config.Run | None = None) -> Path:
-    """Save ``fig`` as PNG plus a JSON sidecar of ``data`` and the run manifest; return the PNG path."""
+    """Save ``fig`` as PNG plus a JSON sidecar of ``data`` and the run manifest; return the PNG path.
+
+    The figure is checked first (:func:`lint`): a figure that breaks a rule raises :class:`FigureError`
+    and nothing is written.
+    """
     run, folder = _output(run)
+    integer_epochs(fig)
+    lint(fig)
     png = folder / f"{name}.png"
     atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight",
                                               metadata={"Software": None}))
@@ -95,6 +213,7 @@ def _finish(ax, title: str, xlabel: str | None, ylabel: str | None):
         ax.set_xlabel(xlabel)
     if ylabel is not None:
         ax.set_ylabel(ylabel)
+    integer_epochs(ax.figure)
     return ax.figure
 
 
@@ -137,13 +256,33 @@ def histogram(values, title: str, xlabel: str, bins: int = 30, ax=None, vline: f
     return _finish(ax, title, xlabel, "number of images")
 
 
-def heatmap(matrix, labels, title: str, xlabel: str, ylabel: str, ax=None, fmt: str = "d", cmap="Blues"):
-    """Annotated heat map (a confusion matrix, a correlation difference)."""
+def heatmap(matrix, labels, title: str, xlabel: str, ylabel: str, ax=None, fmt: str = "d", cmap="Blues",
+            vmin: float | None = None, vmax: float | None = None, cbar: bool = True, annot: bool = True,
+            annot_size: float | None = None):
+    """Annotated heat map (a confusion matrix, a correlation difference).
+
+    Pass the same ``vmin``/``vmax`` to panels that are compared (:func:`confusion_panels` does).
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
-    sns.heatmap(np.asarray(matrix), annot=True, fmt=fmt, cmap=cmap, xticklabels=labels,
-                yticklabels=labels, ax=ax, cbar=True, square=True)
+    sns.heatmap(np.asarray(matrix), annot=annot, fmt=fmt, cmap=cmap, xticklabels=labels, yticklabels=labels,
+                ax=ax, cbar=cbar, square=True, vmin=vmin, vmax=vmax,
+                annot_kws=None if annot_size is None else {"size": annot_size})
     return _finish(ax, title, xlabel, ylabel)
+
+
+def confusion_panels(matrices: dict, labels, title: str, xlabel: str = "predicted", ylabel: str = "true",
+                     fmt: str = "d", cmap: str = "Blues", size: float = 4.6):
+    """Side-by-side confusion matrices on one colour scale (one colour bar, the largest count is the top)."""
+    mats = {k: np.asarray(v) for k, v in matrices.items()}
+    vmax = max(float(m.max()) for m in mats.values())
+    fig, axes = plt.subplots(1, len(mats), figsize=(size * len(mats) + 0.8, size), squeeze=False,
+                             gridspec_kw={"wspace": 0.35})
+    for i, (ax, (name, m)) in enumerate(zip(axes[0], mats.items())):
+        heatmap(m, labels, name, xlabel, ylabel if i == 0 else "", ax=ax, fmt=fmt, cmap=cmap, vmin=0.0,
+                vmax=vmax, cbar=i == len(mats) - 1)
+    fig.suptitle(title, fontweight="bold")
+    return fig
 
 
 def image_grid(images, title: str, row_labels=None, col_labels=None, cmap: str = "gray", size: float = 1.5,

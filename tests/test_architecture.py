@@ -31,7 +31,8 @@ LAYERS = {
     "models": 1,
     "engine": 2,
     "distillers": 3, "ban": 3,
-    "experiments": 4,
+    "experiments": 4, "exercises": 4,   # an exercise's check may use anything a notebook's measurement does
+    "student": 0,                        # notebook surgery (nbformat, ast): imports config and io only
     "__init__": 5, "__main__": 5,
 }
 MAX_FUNCTION_LINES = 80
@@ -183,7 +184,10 @@ def notebook_definitions() -> dict[str, list[str]]:
     found = {}
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        names = [n for cell in nb.cells if cell.cell_type == "code" for n in cell_definitions(cell.source)]
+        # an exercise's worked solution (a cell tagged `solution`) is the student's own code: it belongs in the
+        # notebook, where `make student` replaces it by a stub
+        names = [n for cell in nb.cells if cell.cell_type == "code" and "solution" not in cell.metadata.get("tags", [])
+                 for n in cell_definitions(cell.source)]
         if names:
             found[path.name] = names
     return found
