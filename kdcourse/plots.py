@@ -258,7 +258,7 @@ def histogram(values, title: str, xlabel: str, bins: int = 30, ax=None, vline: f
 
 def heatmap(matrix, labels, title: str, xlabel: str, ylabel: str, ax=None, fmt: str = "d", cmap="Blues",
             vmin: float | None = None, vmax: float | None = None, cbar: bool = True, annot: bool = True,
-            annot_size: float | None = None):
+            annot_size: float | None = None, cbar_ax=None):
     """Annotated heat map (a confusion matrix, a correlation difference).
 
     Pass the same ``vmin``/``vmax`` to panels that are compared (:func:`confusion_panels` does).
@@ -266,21 +266,24 @@ def heatmap(matrix, labels, title: str, xlabel: str, ylabel: str, ax=None, fmt: 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
     sns.heatmap(np.asarray(matrix), annot=annot, fmt=fmt, cmap=cmap, xticklabels=labels, yticklabels=labels,
-                ax=ax, cbar=cbar, square=True, vmin=vmin, vmax=vmax,
+                ax=ax, cbar=cbar, cbar_ax=cbar_ax, square=True, vmin=vmin, vmax=vmax,
                 annot_kws=None if annot_size is None else {"size": annot_size})
     return _finish(ax, title, xlabel, ylabel)
 
 
 def confusion_panels(matrices: dict, labels, title: str, xlabel: str = "predicted", ylabel: str = "true",
                      fmt: str = "d", cmap: str = "Blues", size: float = 4.6):
-    """Side-by-side confusion matrices on one colour scale (one colour bar, the largest count is the top)."""
+    """Side-by-side confusion matrices on one colour scale: 0 to the largest count, one colour bar beside them
+    (in an axes of its own, so every panel has the same size)."""
     mats = {k: np.asarray(v) for k, v in matrices.items()}
     vmax = max(float(m.max()) for m in mats.values())
-    fig, axes = plt.subplots(1, len(mats), figsize=(size * len(mats) + 0.8, size), squeeze=False,
-                             gridspec_kw={"wspace": 0.35})
-    for i, (ax, (name, m)) in enumerate(zip(axes[0], mats.items())):
+    n = len(mats)
+    fig, axes = plt.subplots(1, n + 1, figsize=(size * n + 0.8, size),
+                             gridspec_kw={"width_ratios": [1] * n + [0.05], "wspace": 0.35})
+    for i, (ax, (name, m)) in enumerate(zip(axes[:n], mats.items())):
         heatmap(m, labels, name, xlabel, ylabel if i == 0 else "", ax=ax, fmt=fmt, cmap=cmap, vmin=0.0,
-                vmax=vmax, cbar=i == len(mats) - 1)
+                vmax=vmax, cbar=i == n - 1, cbar_ax=axes[n] if i == n - 1 else None)
+    axes[n].set_label("<colorbar>")
     fig.suptitle(title, fontweight="bold")
     return fig
 

@@ -530,7 +530,9 @@ def test_ipkd_tables_beside_the_seed():
     assert row["seed 003 source"] == "Table I, Avg row, CIFAR-10" and row["seeds"] == 2
     slim = ipkd.seed_table("slimmable")
     assert list(slim.index)[:2] == ["Switch 1 (x0.25)", "Switch 2 (x0.5)"]
-    assert slim.loc["Avg", ("CIFAR-10", "No dist.")] == pytest.approx((90.46 + 89.97 + 88.74 + 86.04) / 4)
+    assert slim.loc["Avg", ("CIFAR-10", "No dist.")] == 88.80                      # the Avg row as printed
+    ours = ipkd.seed_table("slimmable", recomputed=True).loc[ipkd.RECOMPUTED_AVG, ("CIFAR-10", "No dist.")]
+    assert ours == pytest.approx((90.46 + 89.97 + 88.74 + 86.04) / 4)                # the rows' mean, labelled ours
 
 
 def test_born_again_table1_and_gains_against_seed_noise():

@@ -287,12 +287,37 @@ def ours(results: pd.DataFrame, network: str, data_title: str) -> pd.DataFrame:
     return table
 
 
-def seed_table(network: str) -> pd.DataFrame:
-    """Seed 003's Table I or II: sub-models (rows) by data set and scheme (columns), with the mean row."""
+RECOMPUTED_AVG = "mean of the rows (ours)"
+
+
+def seed_table(network: str, recomputed: bool = False) -> pd.DataFrame:
+    """Seed 003's Table I or II as printed: sub-models (rows) by data set and scheme (columns), and its
+    ``Avg`` row as printed (``SEED_AVG``).  ``recomputed=True`` adds the row ``RECOMPUTED_AVG``, the mean of
+    the printed rows computed by us (it can differ from the printed Avg by 0.01)."""
     _, table = SEED_TABLES[network]
     frame = pd.concat({d: pd.DataFrame(v, index=SEED_ROWS[network]) for d, v in table.items()}, axis=1)
-    frame.loc["Avg"] = frame.mean()
+    mean = frame.mean()
+    frame.loc["Avg"] = pd.Series({(d, scheme): SEED_AVG[network, d][scheme] for d, scheme in frame.columns})
+    if recomputed:
+        frame.loc[RECOMPUTED_AVG] = mean
     return frame
+
+
+def channel_table(model: nn.Module) -> pd.DataFrame:
+    """The slimmable network's channel count per layer (rows) at each width (columns): what
+    ``make_divisible(c * w, divisor)`` gives, read off the built layers (one row per distinct count c at width
+    1.0), and whether every one equals c * w."""
+    from ..models.flexible import SlimmableConv2d
+    rows, seen = [], set()
+    convs = [m for m in model.modules() if isinstance(m, SlimmableConv2d) and not m.depthwise]
+    for conv in convs:
+        full = conv.out_list[-1]
+        if full in seen:
+            continue
+        seen.add(full)
+        rows.append({"channels at x1": full, **{f"x{w:g}": c for w, c in zip(model.widths, conv.out_list)},
+                     "= c*w at every width": all(c == full * w for w, c in zip(model.widths, conv.out_list))})
+    return pd.DataFrame(rows).set_index("channels at x1")
 
 
 def beside_seed(results: pd.DataFrame, network: str, data_title: str, source: str) -> pd.DataFrame:
@@ -326,7 +351,16 @@ def figure(results: pd.DataFrame, network: str, xlabel: str, fname: str) -> plt.
             ax.axhline(table.loc["Avg", scheme], color=color, ls="--", lw=1)
         ax.tick_params(axis="x", rotation=20)
         long.append(body.assign(panel=label))
-    fig.suptitle(f"{NETWORK_NAMES[network]}: accuracy per {xlabel} (dashed: average over sub-models)", fontsize=11)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:                      # one legend for the figure, below the panels, off every panel's data
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles.append(plt.Line2D([], [], color="0.3", ls="--", lw=1))
+    labels.append("dashed: the scheme's average over sub-models")
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), frameon=False)
+    ours_data = ", ".join(pd.unique(results.data))
+    fig.suptitle(f"{NETWORK_NAMES[network]}: accuracy per {xlabel}, ours on {ours_data}, seed 003 on "
+                 f"{' and '.join(seeds.columns.levels[0])} (dashed: average over sub-models)", fontsize=11)
     fig.tight_layout()
     plots.save(fig, fname, data=pd.concat(long, ignore_index=True))
     return fig

@@ -134,12 +134,13 @@ def verdicts(runs: pd.DataFrame, kd: str, no_kd: str) -> pd.DataFrame:
 
 def results_vs_source(cfg: MnistKDSpec, *, teacher_acc: float, ce: tuple[float, float], kd: tuple[float, float],
                       full: tuple[float, str], small: dict, best: tuple[float, float], params: float,
-                      flops: float) -> pd.DataFrame:
+                      flops: float, gap: tuple[float, float, float] | None = None) -> pd.DataFrame:
     """This run beside seed 004 and Hinton et al. 2015: the teacher's test accuracy, the students' (mean,
     std) test accuracy without (``ce``) and with KD, KD's (gain, verdict) on full data and at each small
-    fraction (``small``: fraction -> (gain, verdict)), the sweep's best (alpha, T) on val, and the
-    student / teacher ratios of parameters and FLOPs."""
-    hinton, fig = "Hinton et al. 2015, sec. 3", "seed 004, Fig. "
+    fraction (``small``: fraction -> (gain, verdict)), the sweep's best (alpha, T) on val, the student /
+    teacher ratios of parameters and FLOPs, and (``gap``: fraction, no-KD gap, KD gap) the train - test
+    accuracy gaps of seed 004's Q1(e) "soft targets regularise"."""
+    hinton = "Hinton et al. 2015, sec. 3"
     errors = lambda acc: (1 - acc) * 1e4
     speech = f"soft targets {cfg.source_small_soft:.1f} % vs hard {cfg.source_small_hard:.1f} % (speech, 3 %)"
     rows = [
@@ -149,15 +150,38 @@ def results_vs_source(cfg: MnistKDSpec, *, teacher_acc: float, ce: tuple[float, 
          f"{cfg.source_student_errors} (800-800 MLP)", hinton),
         ("student with KD, test errors (per 10k)", f"{errors(kd[0]):.0f} ± {kd[1] * 1e4:.0f}",
          f"{cfg.source_kd_errors} (800-800 MLP, T = 20)", hinton),
-        ("KD vs no KD, full data", f"{full[0]:+.4f} acc: {full[1]}", "KD better 'by a noticeable margin'", fig + "3"),
+        ("KD vs no KD, full data", f"{full[0]:+.4f} acc: {full[1]}", "KD better 'by a noticeable margin'",
+         "seed 004 Q7, Fig. 3"),
         *[(f"KD vs no KD, {frac:g} of the training set", f"{gain:+.4f} acc: {word}", speech,
            "Hinton et al. 2015, Table 5") for frac, (gain, word) in small.items()],
         ("best (α, T) of the sweep, by mean val accuracy", f"α = {best[0]:g}, T = {best[1]:g}",
-         f"α = {cfg.best_alpha:g}, T = {cfg.best_T:g}", "seed 004, Figs. 1-2"),
-        ("student / teacher parameters", f"{params:.2f}x", "student has more", fig + "4"),
-        ("student / teacher FLOPs", f"{flops:.3f}x", "student needs far fewer", fig + "5"),
+         f"α = {cfg.best_alpha:g}, T = {cfg.best_T:g}", "seed 004 Q5-6, Figs. 1-2"),
+        ("student / teacher parameters", f"{params:.2f}x", "student has more", "seed 004 Q8, Fig. 4"),
+        ("student / teacher FLOPs", f"{flops:.3f}x", "student needs far fewer", "seed 004 Q8, Fig. 5"),
     ]
+    if gap is not None:
+        rows.append((f"train - test accuracy gap at {gap[0]:g} of the training set, no KD / KD",
+                     f"{gap[1]:.4f} / {gap[2]:.4f}", "soft targets act like a regulariser", "seed 004 Q1(e)"))
     return pd.DataFrame(rows, columns=["quantity", "this run", "source", "reference"]).set_index("quantity")
+
+
+def fit_gaps(small: pd.DataFrame) -> pd.DataFrame:
+    """Per fraction and method (rows of ``small`` with ``train_acc`` on the student's own subset and
+    ``test_acc``): the mean over seeds of each and of the gap train - test."""
+    table = small.assign(gap=small["train_acc"] - small["test_acc"])
+    return table.groupby(["fraction", "method"], sort=False)[["train_acc", "test_acc", "gap"]].mean()
+
+
+def epoch_wobble(curves: pd.DataFrame, method: str, column: str = "test_acc") -> float:
+    """How much ``method``'s ``column`` moves from one epoch to the next: the mean |change| between
+    consecutive epochs over the second half of training, averaged over seeds (``curves``: one row per
+    method, seed and epoch)."""
+    part = curves[curves["method"] == method]
+    moves = []
+    for _, run in part.groupby("seed"):
+        acc = run.sort_values("epoch")[column].to_numpy()
+        moves.append(abs(pd.Series(acc[(len(acc) - 1) // 2:]).diff().dropna()).mean())
+    return float(pd.Series(moves).mean())
 
 
 RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd")}

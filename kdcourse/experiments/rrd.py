@@ -147,6 +147,47 @@ PROFILES = profiles(
                     "rrd.queue_size": 256, "min_teacher_acc": 0.4, "min_student_acc": 0.2, "max_kd_drop": 0.25,
                     "max_rrd_drop": 0.2}))
 
+# seed 001 Table 1, the whole resnet32x4 -> resnet8x4 column (CIFAR-100, test %), every row as printed and in
+# the printed order; DistPro is "n/a" there and left out.  ``reported`` above holds the rows run here.
+SEED001_TABLE1_R8X4 = {
+    "Teacher": 79.42, "Student": 72.50, "KD": 73.33, "FitNet": 73.50, "AT": 73.44, "SP": 72.94, "CC": 72.97,
+    "VID": 73.09, "RKD": 71.90, "PKT": 73.64, "AB": 73.17, "FT": 72.86, "FSP": 72.62, "NST": 73.30, "CRD": 75.51,
+    "CRD+KD": 75.46, "OFD": 74.95, "WSLD": 74.79, "IPWD": 76.03, "SRRL": 75.39, "SemCKD": 76.23, "ReviewKD": 75.63,
+    "SimKD": 78.08, "NORM": 76.49, "NORM+KD": 76.98, "NORM+CRD": 76.49, "WCoRD": 75.95, "WCoRD+KD": 76.15,
+    "CRCD": 76.42, "FKD": 75.57, "ITRD (corr)": 75.63, "ITRD (corr+mi)": 76.19, "RRD": 74.48, "RRD+KD": 75.08}
+
+# the comparisons of seed 001's Table 1 that notebook 07 re-measures: (a, b), "is a above b?"
+COMPARISONS = [("KD", "no KD"), ("FitNets", "no KD"), ("AT", "no KD"), ("RRD", "no KD"), ("RRD+KD", "no KD"),
+               ("RRD", "KD"), ("RRD+KD", "KD"), ("RRD", "AT"), ("RRD", "FitNets")]
+
+
+def seed_column_below_student(column: dict[str, float] = SEED001_TABLE1_R8X4) -> dict[str, float]:
+    """The methods of seed 001's column that do *not* beat the student trained alone (value <= Student)."""
+    return {m: v for m, v in column.items() if m not in ("Teacher", "Student") and v <= column["Student"]}
+
+
+def comparisons(results: pd.DataFrame, reported: dict[str, float], pairs=COMPARISONS) -> pd.DataFrame:
+    """Each comparison ``a - b`` of Table 1: seed 001's gap and outcome, ours (mean gain over seeds, 2 std,
+    the verdict of :func:`metrics.verdict`) and whether the seed's outcome was reproduced: "yes" (same sign,
+    beyond 2 std), "no" (the opposite sign beyond 2 std, or a gap that is not there), "not resolved" (within
+    2 std: neither confirmed nor refuted with this many seeds)."""
+    by = results.set_index(["method", "seed"])["test_acc"] * 100
+    rows = []
+    for a, b in pairs:
+        gain, noise, word = metrics.verdict(by[a], by[b])
+        seed_gap = reported[a] - reported["student" if b == "no KD" else b]
+        if abs(gain) < noise:
+            status = "not resolved (within 2 std)"
+        elif (gain > 0) == (seed_gap > 0):
+            status = "yes"
+        else:
+            status = "no"
+        rows.append({"comparison": f"{a} - {b}", "seed 001 (points)": seed_gap,
+                     "seed 001 outcome": f"{a} {'above' if seed_gap > 0 else 'below'} {b}",
+                     "ours (points)": gain, "ours: 2 std": noise, "ours: verdict": word, "reproduced": status})
+    return pd.DataFrame(rows).set_index("comparison")
+
+
 # method name (RUNS, checkpoints, the command line) -> its label in the tables (seed 001 Table 1's rows)
 LABELS = {"ce": "no KD", "kd": "KD", "fitnets": "FitNets", "at": "AT", "rrd": "RRD", "rrd_kd": "RRD+KD",
           "rrd_nostopgrad": "RRD, no stop-grad"}
