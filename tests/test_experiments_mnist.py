@@ -204,14 +204,6 @@ def test_09_paper_profile_is_seed_004_s_students_and_smilkov_s_noise():
     assert set(saliency.RUNS) == {"kd", "ce"}
 
 
-def test_09_inversion_verdict_by_hand():
-    row = lambda lo, hi: pd.Series({"95% CI low": lo, "95% CI high": hi})
-    assert saliency.inversion_verdict(row(-0.3, -0.1), 0.1).startswith("INVERTED")
-    assert saliency.inversion_verdict(row(0.2, 0.3), 0.1).startswith("NOT inverted: the KD student's maps rank")
-    assert saliency.inversion_verdict(row(0.05, 0.3), 0.1).startswith("NOT inverted, but no closer")
-    assert saliency.inversion_verdict(row(-0.1, 0.3), 0.1).startswith("inconclusive")
-
-
 def test_09_paired_difference_by_hand():
     # differences 0.1, 0.2, 0.3, -0.2: mean 0.1, KD closer on 3 of 4; t interval mean +- t(0.975, 3) s / 2
     a, b = torch.tensor([0.5, 0.6, 0.7, 0.1]).double(), torch.tensor([0.4, 0.4, 0.4, 0.3]).double()

@@ -20,7 +20,7 @@ import torch
 
 from .. import config, data, metrics, models
 from ..distillers import KD, CrossEntropy, SubclassKD, SubclassTeacher
-from ..engine import FitResult, TeacherCache, TrainSpec, fit
+from ..engine import FitResult, TeacherCache, TrainSpec, fit, predict
 from . import mnist
 from .base import Override, profiles, teacher_store
 
@@ -62,6 +62,15 @@ class SubclassSpec:
     source_subclass_kd_acc: float
     source_kd_acc: float
     source_alone_acc: float
+    # seed 004 Q11 (the challenges: how many subclasses, how much data, how strong an auxiliary loss): a small
+    # sweep of 2-class teachers, each with one subclass-KD student, on the first ``n_q11_train`` training images
+    q11_subclasses: tuple[int, ...] = (2, 5, 10)     # subclasses per class (beta = 1, n_q11_train images)
+    q11_betas: tuple[float, ...] = (0.0, 1.0, 10.0)  # auxiliary weights (two_class.subclasses, n_q11_train images)
+    n_q11_train: int | None = None                   # training images of the sweep (None: all)
+    n_q11_small: int | None = 5_500                  # ... and the small-data point (two_class layout, beta = 1)
+    q11_epochs: int = 12                             # the sweep's teachers and students (the small-data point
+                                                     # gets n_q11_train / n_q11_small times more: the same steps)
+    q11_batch_size: int = 256
 
 
 # Mueller, Kornblith & Hinton 2020's demo: 12 epochs, Adam, batch 256; beta 1, T_aux 1; student alpha 0.5, T 4.
@@ -76,15 +85,18 @@ PAPER = SubclassSpec(
 PROFILES = profiles(
     PAPER,
     cpu=Override("2 CPU cores: the teacher for 3 epochs and the students for 5 (the whole notebook in ~6 min), "
+                 "the Q11 sweep on 5,000 images for 2 epochs of batch 64 (~2 min), "
                  "3 seeds; the teachers reach 98.5 %, and 8 of 10 subclasses in use is the floor",
                  {"teacher.epochs": 3, "student.epochs": 5, "seeds": (0, 1, 2), "ten_class.min_teacher_acc": 0.985,
-                  "two_class.min_teacher_acc": 0.985, "min_student_acc": 0.975, "min_subclasses_used": 8}),
+                  "two_class.min_teacher_acc": 0.985, "min_student_acc": 0.975, "min_subclasses_used": 8,
+                  "n_q11_train": 5_000, "n_q11_small": 1_000, "q11_epochs": 2,
+                  "q11_batch_size": 64}),
     smoke=Override("nbval in CI: 1,500 training images, the teacher 4 epochs of batch 64, the students 2 of "
                    "batch 128; loose floors",
                    {"teacher.epochs": 4, "teacher.batch_size": 64, "student.epochs": 2, "student.batch_size": 128,
                     "ten_class.min_teacher_acc": 0.75, "two_class.min_teacher_acc": 0.85, "min_student_acc": 0.70,
                     "min_gain_vs_alone": -0.05, "min_gain_vs_conventional": -0.05, "min_purity_over_chance": 0.0,
-                    "min_subclasses_used": 2}))
+                    "min_subclasses_used": 2, "n_q11_train": None, "n_q11_small": 500, "q11_epochs": 1}))
 
 # the students' methods and their names in tables and figures
 METHODS = {"ce": "no KD", "kd": "conventional KD", "subclass_kd": "subclass KD"}
@@ -207,6 +219,85 @@ def results_vs_source(cfg: SubclassSpec, summary: pd.DataFrame, teachers: dict[s
                          ("seed 004 Fig. 6: no gain over KD" if method == "subclass KD" else "—")})
     return (pd.DataFrame(rows).set_index(["setting", "model"])
             .rename(columns={"source": "source: Müller et al. 2020 (2 classes) / seed 004 (10 classes)"}))
+
+
+def q11_configs(cfg: SubclassSpec) -> list[dict]:
+    """The Q11 sweep's points (2 classes): the number of subclasses s at beta = 1; the auxiliary weight beta at
+    the layout's s; and a smaller training set at the layout's s and beta = 1.  Duplicates appear once."""
+    s0, n = cfg.two_class.subclasses, cfg.n_q11_train
+    points = ([{"varied": "subclasses", "s": s, "beta": 1.0, "n": n} for s in cfg.q11_subclasses]
+              + [{"varied": "beta", "s": s0, "beta": float(b), "n": n} for b in cfg.q11_betas]
+              + [{"varied": "data", "s": s0, "beta": 1.0, "n": cfg.n_q11_small}])
+    out, seen = [], set()
+    for p in points:
+        key = (p["s"], p["beta"], p["n"])
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _first(d: data.TensorData, n: int | None, seed: int = 0) -> data.TensorData:
+    """A seeded random subset of ``n`` images of ``d`` (all of it when n is None or too large)."""
+    if n is None or n >= len(d):
+        return d
+    pick = torch.randperm(len(d), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return d.subset(pick)
+
+
+def _effective(assigned: torch.Tensor) -> float:
+    """exp(entropy) of how often each subclass is the top one: the number of equally used subclasses that
+    would give the same spread."""
+    p = assigned.bincount().double()
+    p = p[p > 0] / p.sum()
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def q11_sweep(run: config.Run, d: SimpleNamespace, test_digits: torch.Tensor, progress: bool = False) -> pd.DataFrame:
+    """Seed 004 Q11 measured on the 2-class problem (digits 0-4 vs 5-9): for each point of :func:`q11_configs`
+    one teacher (seed 0, CE + beta L_aux) and one subclass-KD student (seed 0) trained on a seeded subset of
+    ``n`` training images for as many steps as ``q11_epochs`` epochs of ``n_q11_train`` images (a smaller set
+    gets more epochs), plus a no-KD student per training-set size.  One row per point:
+    the teacher's test accuracy, how many of its subclasses are someone's top one (and the effective number,
+    exp of the entropy of their use), their purity and one-to-one accuracy against the never-seen digits,
+    and the students' validation and test accuracy.  Every fit is checkpointed (``q11-*.pt``)."""
+    import dataclasses
+    cfg = run.cfg
+    C = cfg.two_class.classes
+    n_full = len(_first(d.train, cfg.n_q11_train))
+    acc = lambda net, ds: metrics.accuracy(predict(net, ds), ds.y)
+    alone: dict = {}
+    rows = []
+    for p in q11_configs(cfg):
+        s, beta, n = p["s"], p["beta"], p["n"]
+        train = _first(d.train, n)
+        epochs = max(1, round(cfg.q11_epochs * n_full / len(train)))   # the same number of steps at every size
+        t_spec, s_spec = (dataclasses.replace(spec, epochs=epochs, batch_size=cfg.q11_batch_size)
+                          for spec in (cfg.teacher, cfg.student))
+        tag = f"2x{s}-beta{beta:g}-n{len(train)}"
+        ckpt = lambda name: run.checkpoints / f"q11-{name}.pt"
+        config.seed_everything(0)
+        layout = Layout(C, s, 0.0)
+        t = fit(SubclassTeacher(teacher_net(layout), beta, cfg.T_aux), train, d.val, t_spec, checkpoint=ckpt(f"teacher-{tag}"),
+                seed=0, progress=progress, device=run.device, desc=f"08 q11 teacher {tag}").model.eval()
+        config.seed_everything(0)
+        student = SubclassKD(models.SubclassNet(student_net(C * s), C, s), TeacherCache(t.backbone), cfg.T, cfg.alpha)
+        st = fit(student, train, d.val, s_spec, checkpoint=ckpt(f"subclass_kd-{tag}"), seed=0, progress=progress,
+                 device=run.device, desc=f"08 q11 subclass KD {tag}")
+        if len(train) not in alone:
+            config.seed_everything(0)
+            alone[len(train)] = fit(CrossEntropy(student_net(C)), train, d.val, s_spec,
+                                    checkpoint=ckpt(f"ce-n{len(train)}"), seed=0, progress=progress,
+                                    device=run.device, desc=f"08 q11 no KD n{len(train)}")
+        top = predict(t, d.test, call=t.subclass_logits).argmax(1)
+        t_acc, st_acc, ce_acc = acc(t, d.test), acc(st.model, d.test), acc(alone[len(train)].model, d.test)
+        rows.append({**p, "n": len(train), "epochs": epochs, "images per subclass": len(train) / (C * s),
+                     "teacher test acc": t_acc, "subclasses": C * s, "subclasses used": int(top.unique().numel()),
+                     "effective subclasses": _effective(top), "purity": metrics.cluster_purity(top, test_digits),
+                     "one-to-one accuracy": metrics.matched_accuracy(top, test_digits),
+                     "subclass KD val acc": st.best()["val_acc"], "subclass KD test acc": st_acc,
+                     "no KD test acc": ce_acc})
+    return pd.DataFrame(rows)
 
 
 RUNS = {f"{method}-{layout.tag}": partial(headless, layout=key, method=method)
