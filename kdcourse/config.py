@@ -120,6 +120,12 @@ class Run:
     def checkpoints(self) -> Path:
         return checkpoints_dir(self.profile) / self.notebook
 
+    @property
+    def full_size(self) -> bool:
+        """True for the runs a notebook's prose describes (cpu, real paper): not smoke, not paper-dry, whose
+        clipped sizes make claims about trained models meaningless, so the notebook does not assert them there."""
+        return label(self.profile) in ("cpu", "paper")
+
     def record_source(self, data) -> None:
         """Remember which source served a data set (for the figure sidecars).
 

