@@ -21,7 +21,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Exercise", "NotAnswered", "Wrong", "check", "close", "exercise", "expect", "registry", "LEVELS"]
+__all__ = ["Exercise", "NotAnswered", "Wrong", "call_student", "check", "close", "exercise", "expect", "registry", "LEVELS"]
 
 LEVELS = ("easy", "medium", "hard")
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
@@ -112,6 +112,17 @@ def expect(condition: bool, message: str) -> None:
     """Inside a grade function: raise :class:`Wrong` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise Wrong(message)
+
+
+def call_student(fn, *args):
+    """Call the student's function: a crash is a :class:`Wrong` answer (with the error), a stub's
+    ``NotImplementedError`` passes through unchanged."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as exc:   # noqa: BLE001 - a crash of the student's function is a wrong answer
+        raise Wrong(f"your function raised {type(exc).__name__}: {exc}") from None
 
 
 def close(value, target, *, rel: float = 0.0, abs_: float = 0.0, what: str = "your answer") -> None:

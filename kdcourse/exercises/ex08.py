@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from . import Wrong, close, exercise, expect
+from . import Wrong, call_student, close, exercise, expect
 
 
 @exercise("08.1", "easy", "read the auxiliary-weight sweep: which beta leaves the fewest effective subclasses")
@@ -30,15 +30,6 @@ def _reference_probs(z: torch.Tensor, C: int) -> torch.Tensor:
     return torch.softmax(losses.class_logits_from_subclass(z, C), 1)
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:   # noqa: BLE001 - a crash of the student's function is a wrong answer
-        raise Wrong(f"your function raised {type(exc).__name__}: {exc}") from None
-
-
 @exercise("08.3", "medium", "class probabilities from subclass logits (Listing 1)")
 def _ex3(answer, **_):
     expect(callable(answer), "define the function my_class_probs(z, C)")
@@ -47,7 +38,7 @@ def _ex3(answer, **_):
              (torch.randn(3, 3, generator=gen), 3),                      # one subclass per class: a plain softmax
              (torch.randn(5, 4 * 3, generator=gen) * 1000, 4)]           # large logits: must stay finite
     for z, C in cases:
-        got = torch.as_tensor(_call(answer, z.clone(), C))
+        got = torch.as_tensor(call_student(answer, z.clone(), C))
         want = _reference_probs(z, C)
         expect(tuple(got.shape) == tuple(want.shape),
                f"for z of shape {tuple(z.shape)} and C = {C} the result should have shape {tuple(want.shape)}, "
@@ -69,7 +60,7 @@ def _ex4(answer, **_):
              (torch.randn(8, 4, generator=gen), 2.0), (torch.randn(2, 10, generator=gen), 1.0),   # B = 2
              (torch.randn(12, 6, generator=gen) * 1000, 1.0)]                                     # scale-free
     for z, T in cases:
-        got = _call(answer, z.clone(), T)
+        got = call_student(answer, z.clone(), T)
         want = losses.subclass_aux_loss(z, T).item()
         try:
             value = float(got)

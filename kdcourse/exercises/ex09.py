@@ -4,18 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import Wrong, close, exercise, expect
+from . import call_student, close, exercise, expect
 
 _KD = ("gradient", "teacher vs student with KD")
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:   # noqa: BLE001 - a crash of the student's function is a wrong answer
-        raise Wrong(f"your function raised {type(exc).__name__}: {exc}") from None
 
 
 @exercise("09.1", "easy", "read the tail of Fig. 7: how often is the KD student's map anti-correlated")
@@ -46,7 +37,7 @@ def _ex3(answer, **_):
     cases = [(a, torch.rand(6, 1, 7, 7, generator=gen)), (a, 10 * a + 3), (a, a.max() - a),
              (a, a ** 3 + 0.1 * torch.rand(a.shape, generator=gen)), (ties, torch.randint(0, 4, (4, 30), generator=gen).float())]
     for x, y in cases:
-        got = torch.as_tensor(_call(answer, x.clone(), y.clone())).double().flatten()
+        got = torch.as_tensor(call_student(answer, x.clone(), y.clone())).double().flatten()
         want = saliency.rank_correlation(x, y).double()
         expect(got.shape == want.shape, f"return one value per image: {tuple(want.shape)}, got {tuple(got.shape)}")
         expect(torch.allclose(got, want, atol=1e-6),
@@ -72,7 +63,7 @@ def _ex4(answer, *, model, x, target):
         want = torch.stack([saliency.gradient(net, xb + eps, target=tb, per_channel=True) for eps in noise]
                            ).mean(0).amax(1)
         before = [None if p.grad is None else p.grad.clone() for p in net.parameters()]
-        got = _call(answer, net, xb.clone(), tb.clone(), noise.clone())
+        got = call_student(answer, net, xb.clone(), tb.clone(), noise.clone())
         got = torch.as_tensor(got).detach()
         expect(tuple(got.shape) == tuple(want.shape),
                f"the maps should have shape {tuple(want.shape)} (B, H, W), got {tuple(got.shape)}")
