@@ -75,7 +75,7 @@ class FigureError(ValueError):
 
 
 def _titles(fig: plt.Figure) -> tuple[str | None, list[str]]:
-    sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else None
+    sup = fig.get_suptitle()
     panels = [ax.get_title() or ax.get_title("left") for ax in fig.axes if ax.get_visible() and not _is_colorbar(ax)]
     return (sup or None), panels
 
@@ -152,7 +152,7 @@ def lint(fig: plt.Figure) -> None:
         if not titled or not all(named(t) for t in titled):
             raise FigureError(f"panel titles {panels} do not all name their data set; add one of {DATA_WORDS} "
                               "to each, or give the figure a suptitle that does")
-    fig.canvas.draw()
+    fig.draw_without_rendering()   # lays out legends and ticks (window extents) without rasterising
     fig_entries = sum(len(leg.get_texts()) for leg in fig.legends)
     for ax in fig.axes:
         if _is_colorbar(ax) or not ax.get_visible():

@@ -227,8 +227,8 @@ def scratch(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = Non
     sets = shared.splits if shared is not None else splits(cfg)
     config.seed_everything(seed)
     net = transfer.build(cfg.student_arch, 2, pretrained=False, image_size=cfg.student_size).to(run.device)
-    for bn in net.modules():   # EfficientNet-Lite's TF-style momentum 0.01 leaves the running statistics of a
-        if isinstance(bn, nn.modules.batchnorm._BatchNorm):   # short run near their initial values: PyTorch's 0.1
+    for bn in net.modules():
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm):
             bn.momentum = SCRATCH_BN_MOMENTUM
     return fit(CrossEntropy(net), sets["train"], sets["val"], cfg.scratch, track={"test": sets["test"]},
                checkpoint=run.checkpoints / f"student-scratch-seed{seed}.pt", seed=seed, progress=progress,

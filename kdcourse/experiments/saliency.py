@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -84,13 +85,15 @@ def train(run: config.Run, name: str, seed: int = 0, shared=None, progress: bool
 
 def paired_difference(with_kd: torch.Tensor, without_kd: torch.Tensor) -> dict:
     """Paired difference of two per-image rank correlations on the same images, e.g. rho(teacher, KD student) -
-    rho(teacher, no-KD student), or rho(same image) - rho(chance pair): the mean, its 95 % CI (Student's t),
-    the Wilcoxon signed-rank p-value, and the fraction of images where the first is larger."""
+    rho(teacher, no-KD student), or rho(same image) - rho(chance pair): the mean and its 95 % CI
+    (:func:`kdcourse.saliency.paired_difference`), the Wilcoxon signed-rank p-value, and the fraction of images
+    where the first is larger."""
     from scipy import stats
-    d = (with_kd - without_kd).numpy()
-    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
-    return {"mean": d.mean(), "ci": [ci.low, ci.high], "wilcoxon_p": stats.wilcoxon(d).pvalue,
-            "kd_closer_on": (d > 0).mean()}
+    base = saliency.paired_difference(with_kd, without_kd)
+    d = (with_kd - without_kd).double().numpy()
+    d = d[~np.isnan(d)]
+    return {"mean": base["mean difference"], "ci": [base["95% CI low"], base["95% CI high"]],
+            "wilcoxon_p": stats.wilcoxon(d).pvalue, "kd_closer_on": (d > 0).mean()}
 
 
 def pairs(maps: dict[str, torch.Tensor], teacher: str, students: tuple[str, ...]) -> dict[str, torch.Tensor]:
