@@ -1,5 +1,6 @@
 # kdcourse: `make test` (unit tests + every notebook under nbval, smoke profile + every notebook paper-dry)
-#           `make run`  (every notebook in the cpu profile; regenerates figures/)
+#           `make run`  (`make teachers`, then every notebook in the cpu profile; regenerates figures/)
+#           `make teachers` (every shared teacher of the cpu profile, resumable)
 #           `make run NB=02` (one notebook)
 #           `make bench` (fit() against a plain PyTorch KD loop), `make report` (REPORT.md from figures/)
 #           `make student` (the students' notebooks, solutions replaced by stubs, in build/student/)
@@ -16,7 +17,7 @@ export MPLBACKEND := Agg
 # On a busy machine OpenMP's spinning threads make torch 10-20x slower; passive waiting costs nothing when idle.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup data test unit nbval student-check paper-dry paper run report bench student clean-checkpoints
+.PHONY: setup data test unit nbval student-check paper-dry paper run teachers report bench student clean-checkpoints
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,7 +67,12 @@ paper: data
 	$(PY) -m kdcourse runs --profile paper
 	$(PY) -m kdcourse report
 
-run: data
+# Every shared teacher of the cpu profile (kdcourse.experiments.TEACHERS), trained once and checkpointed under
+# data/checkpoints/cpu/; resumable (an interrupted teacher continues from its last epoch), a finished one is loaded.
+teachers: data
+	KDCOURSE_PROFILE=cpu $(PY) -m kdcourse teachers
+
+run: $(if $(NB),data,teachers)   # one notebook (NB=..) trains only the teachers it needs, itself
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb (cpu profile)"; \
 	  start=$$(date +%s); \

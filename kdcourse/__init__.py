@@ -5,11 +5,11 @@ and the command line.
 """
 
 from .config import VERSION as __version__  # noqa: E402
-from . import config, data, efficiency, losses, metrics, models, plots, saliency  # noqa: E402
+from . import config, data, efficiency, losses, metrics, models, plots, saliency, scorecard  # noqa: E402
 from . import engine  # noqa: E402
 from . import distillers  # noqa: E402
 from . import ban, experiments, exercises, report  # noqa: E402
 from .experiments import start  # noqa: E402
 
 __all__ = ["ban", "config", "data", "distillers", "efficiency", "engine", "exercises", "losses", "metrics", "models",
-           "plots", "experiments", "report", "saliency", "start"]
+           "plots", "experiments", "report", "saliency", "scorecard", "start"]

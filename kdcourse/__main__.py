@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdcourse {train,guide,runs,student,fetch-data,report}``.
+"""Command line: ``python -m kdcourse {train,teachers,guide,runs,student,fetch-data,report}``.
 
 ``train NOTEBOOK METHOD`` trains one named run of a notebook with that
 notebook's own spec, headless, and writes the checkpoint the notebook loads
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--dataset", help="for a notebook that trains on several data sets, which one (06: cifar10 or "
                                       "cifar100 in the paper profile); default: the profile's first")
+    te = sub.add_parser("teachers", help="train every shared teacher (kdcourse.experiments.TEACHERS) that has no "
+                                          "finished checkpoint yet; resumable: an interrupted one continues")
+    te.add_argument("--profile", choices=("smoke", "cpu", "paper"), help="default: KDCOURSE_PROFILE or cpu")
     runs = sub.add_parser("runs", help="write each notebook's training_runs table (epochs, wall time of every "
                                        "checkpointed run) into the profile's figures folder")
     runs.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="paper")
@@ -81,10 +84,27 @@ def train(notebook: str, method: str, profile: str | None, seed: int, dataset: s
     return 0
 
 
+def teachers(profile: str | None) -> int:
+    """Train (or load) every teacher of :data:`kdcourse.experiments.TEACHERS`; print each one's wall time."""
+    import time
+    from . import experiments
+    times = []
+    for notebook, method in experiments.TEACHERS:
+        tic = time.perf_counter()
+        train(notebook, method, profile, 0)
+        times.append((notebook, method, time.perf_counter() - tic))
+    print("\nteachers (wall time of this call; a loaded teacher takes seconds):")
+    for notebook, method, seconds in times:
+        print(f"  {notebook:<28} {method:<18} {seconds:7.0f} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "train":
         return train(args.notebook, args.method, args.profile, args.seed, args.dataset)
+    if args.command == "teachers":
+        return teachers(args.profile)
     if args.command == "runs":
         from .report import save_training_runs
         for path in save_training_runs(args.profile):

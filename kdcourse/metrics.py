@@ -143,15 +143,18 @@ def correlation_difference(teacher_logits: Tensor, student_logits: Tensor, targe
 def verdict(a, b, better: str = "beyond 2 std") -> tuple[float, float, str]:
     """Is the mean of ``a`` above the mean of ``b`` beyond seed-to-seed noise?
 
-    ``a`` and ``b`` are one score per seed (sequences or Series).  The gain is
-    mean(a) - mean(b); the noise is 2 x the larger of the two sample standard
-    deviations (ddof 1).  Returns ``(gain, noise, word)``, ``word`` one of
-    "within noise" (|gain| < noise), ``better`` (gain above noise) or "WORSE,
-    beyond 2 std".  Two seeds give a rough std; say so where it matters.
+    ``a`` and ``b`` are one score per seed (sequences or Series); ``b`` may also be one number, a reference
+    measured once (one shared teacher), whose spread then counts as 0.  The gain is mean(a) - mean(b); the
+    noise is 2 x the larger of the two sample standard deviations (ddof 1).  Returns ``(gain, noise, word)``,
+    ``word`` one of "within noise" (|gain| < noise), ``better`` (gain above noise) or "WORSE, beyond 2 std".
+    Two seeds give a rough std; say so where it matters.
     """
-    a, b = pd.Series(a, dtype=float), pd.Series(b, dtype=float)
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError(f"verdict needs at least 2 seeds on each side, got {len(a)} and {len(b)}")
-    gain, noise = a.mean() - b.mean(), 2 * max(a.std(), b.std())
+    a = pd.Series(a, dtype=float)
+    b = pd.Series([b] if isinstance(b, (int, float)) else b, dtype=float)
+    if len(a) < 2 or len(b) < 1:
+        raise ValueError(f"verdict needs at least 2 seeds on each side (or one reference number as b), got "
+                         f"{len(a)} and {len(b)}")
+    spread_b = b.std() if len(b) > 1 else 0.0
+    gain, noise = a.mean() - b.mean(), 2 * max(a.std(), spread_b)
     word = "within noise" if abs(gain) < noise else (better if gain > 0 else "WORSE, beyond 2 std")
     return float(gain), float(noise), word

@@ -193,6 +193,19 @@ def test_every_loader_returns_the_rows_it_returned_before(store):
     assert got == {k: PINS[k] for k in CASES}
 
 
+def test_the_imagenet10_standins_pretrain_split_is_the_rest_of_its_training_images(store):
+    """Notebook 04's teacher pre-trains on the stand-in's ``pretrain`` split: every Fashion-MNIST training image
+    that is in neither train nor val, standardised with train's statistics, and none that the student sees."""
+    sets = {s: data.imagenet10_standin(s, 28) for s in ("train", "val", "pretrain")}
+    rows = {s: {bytes(x.numpy()) for x in d.x} for s, d in sets.items()}
+    assert len(sets["pretrain"]) == len(data.load("fashion_mnist", "full")) - len(sets["train"]) - len(sets["val"])
+    assert not rows["pretrain"] & (rows["train"] | rows["val"])
+    assert sets["pretrain"].mean == sets["train"].mean and sets["pretrain"].std == sets["train"].std
+    assert len(data.imagenet10_standin("pretrain", 28, 50)) == 50
+    with pytest.raises(ValueError, match="pretrain"):
+        data.imagenet10_standin("extra", 28)
+
+
 def test_real_mhist_rows_are_pinned(store):
     write_mhist(store / "mhist")
     got = {label: (fingerprint(f(store)), len(f(store))) for label, f in MHIST_CASES.items()}

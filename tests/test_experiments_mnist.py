@@ -1,6 +1,7 @@
 """The MNIST notebooks' specs (01, 02, 08, 09 and their shared teacher): every profile exists, the paper
 profile is pinned to the sources' settings, and the helpers of the experiment modules give hand-worked values."""
 import dataclasses
+import types
 
 import pandas as pd
 import pytest
@@ -57,7 +58,10 @@ def test_02_sources_numbers_and_best_setting_are_the_same_in_every_profile():
 
 
 def test_02_runs_and_labels():
-    assert set(mnist_kd.RUNS) == {"ce", "kd"}
+    assert set(mnist_kd.RUNS) == {"ce", "kd", "hinton-teacher", "hinton-ce", "hinton-kd"}   # section 8: Hinton's own
+    with pytest.raises(ValueError, match="Hinton setting has the methods"):
+        mnist_kd.hinton_student(types.SimpleNamespace(cfg=mnist_kd.PAPER, profile="smoke"), "fitnets", 0,
+                                sets={"train": None, "val": None, "test": None})
     assert mnist_kd.labels(mnist_kd.PAPER) == {"ce": "no KD", "kd": "KD (α=0.9, T=20)"}
     with pytest.raises(ValueError, match="methods"):
         mnist_kd.method("fitnets", None, None, mnist_kd.PAPER)

@@ -24,8 +24,9 @@ def test_every_profile_exists_and_is_a_typed_spec(notebook):
     assert module.PROFILES["paper"] is module.PAPER and dataclasses.is_dataclass(module.PAPER)
     for profile, spec in module.PROFILES.items():
         assert type(spec) is type(module.PAPER), profile
-    extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd"}}.get(notebook, set())
-    assert set(experiments.runs(notebook)) == {"teacher", "ce", "kd"} | extra   # 03: Q3's baseline, Table III
+    extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd"},   # Q3's baseline, Table III
+             "04_resnet34_to_resnet18": {"pretrain"}}.get(notebook, set())            # the stand-in's ImageNet
+    assert set(experiments.runs(notebook)) == {"teacher", "ce", "kd"} | extra
 
 
 # --------------------------------------------------------------------------- 04: seed 000
@@ -62,10 +63,15 @@ def test_04_sources_numbers():
 
 
 def test_04_offline_profiles_are_the_settings_they_had():
-    for profile in ("smoke", "cpu"):   # the offline rows keep the report's KD settings, on the stand-in
+    for profile, seeds in (("smoke", (0, 1)), ("cpu", (0, 1, 2))):   # the report's KD settings, on the stand-in
         s = resnet.PROFILES[profile]
-        assert (s.T, s.alpha, s.data, s.image_size, s.seeds, s.latency_size) == (4.0, 0.7, "standin", 32, (0,), 224)
+        assert (s.T, s.alpha, s.data, s.image_size, s.seeds, s.latency_size) == (4.0, 0.7, "standin", 32, seeds, 224)
         assert not s.teacher_pretrained and not s.student_pretrained   # ImageNet weights for ResNets are online only
+    # ... so the teacher's head start is pre-training on the stand-in's other 49,600 images, a clear lead required
+    assert resnet.PROFILES["cpu"].teacher_pretrain == TrainSpec(epochs=2, lr=1e-3, batch_size=128, optimizer="adam",
+                                                                weight_decay=1e-4, step_size=1, gamma=0.1)
+    assert (resnet.PROFILES["cpu"].n_pretrain, resnet.PROFILES["cpu"].min_teacher_lead) == (None, 0.03)
+    assert resnet.PAPER.teacher_pretrain is None   # the paper's teacher starts from ImageNet weights
     cpu, smoke = resnet.PROFILES["cpu"], resnet.PROFILES["smoke"]
     base = dict(optimizer="adam", lr=1e-3, weight_decay=1e-4)
     assert cpu.teacher == TrainSpec(**base, step_size=3, gamma=0.1, batch_size=128, epochs=5,
@@ -88,6 +94,7 @@ def test_04_offline_profiles_are_the_settings_they_had():
 def test_04_checkpoint_names_are_the_notebooks():
     assert resnet.teacher_checkpoint(0) == "teacher_resnet34.pt"
     assert resnet.teacher_checkpoint(2) == "teacher_resnet34_seed2.pt"
+    assert resnet.teacher_checkpoint(0, pretrained=True) == "teacher_resnet34_pretrain_ft.pt"
     net, cfg = torch.nn.Linear(2, 2), resnet.PAPER
     kd = resnet.method("kd", net, torch.nn.Linear(2, 2), cfg)
     assert isinstance(kd, KD) and (kd.T, kd.alpha) == (4.0, 0.7)
@@ -97,6 +104,25 @@ def test_04_checkpoint_names_are_the_notebooks():
     table = resnet.settings_table(resnet.PROFILES["cpu"], "cpu")
     assert table.loc["epochs"].tolist() == ["5", "4", "20", "80"]
     assert table.loc["patience"].tolist() == ["2", "3", "5", "10"]
+
+
+def test_04_teacher_pretrains_on_the_other_images_then_fine_tunes_from_those_weights(tmp_path, monkeypatch):
+    run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch, teacher_pretrain=TrainSpec(epochs=1, batch_size=8),
+               teacher=TrainSpec(epochs=1, batch_size=8, lr=1e-12))   # fine-tuning all but leaves the weights alone
+    extra = _images(24, 2, 3)
+    monkeypatch.setattr(resnet.data, "imagenet10_standin", lambda split, size, n: extra if split == "pretrain" else None)
+    sets = {"train": _images(16, 2, 0), "val": _images(8, 2, 1), "test": _images(8, 2, 2)}
+    pre = resnet.RUNS["pretrain"](run, seed=0, sets=sets)
+    assert len(pre.history) == 1
+    tuned = resnet.RUNS["teacher"](run, seed=0, sets=sets)
+    assert {p.name for p in run.checkpoints.glob("*.pt")} == {"teacher_resnet34_pretrain_seed0.pt",
+                                                              "teacher_resnet34_pretrain_ft.pt"}
+    # the fine-tuned teacher starts from the pre-trained weights (with a tiny lr it keeps them, BN statistics aside)
+    before, after = pre.model.state_dict(), tuned.model.state_dict()
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before if "running" not in k and "num_batches" not in k)
+    no_standin = dataclasses.replace(run.cfg, data="imagefolder")
+    with pytest.raises(ValueError, match="needs data='standin'"):
+        resnet.pretrain(config.Run(run.notebook, "smoke", no_standin, torch.device("cpu")), 0, sets)
 
 
 def _images(n, classes, seed, size=32, dtype=torch.float32):
@@ -114,7 +140,7 @@ def _run(module, notebook, tmp_path, monkeypatch, **changes):
 
 
 def test_04_runs_train_once_and_a_second_call_loads_the_checkpoint(tmp_path, monkeypatch):
-    run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch,
+    run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch, teacher_pretrain=None,
                teacher=TrainSpec(epochs=1, batch_size=8), student=TrainSpec(epochs=1, batch_size=8))
     sets = {"train": _images(16, 2, 0), "val": _images(8, 2, 1), "test": _images(8, 2, 2)}
     first = resnet.RUNS["ce"](run, seed=0, sets=sets)    # trains the teacher first, then the student
@@ -125,7 +151,7 @@ def test_04_runs_train_once_and_a_second_call_loads_the_checkpoint(tmp_path, mon
 
 
 def test_04_kd_run_with_a_batch_norm_teacher(tmp_path, monkeypatch):
-    run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch,
+    run = _run(resnet, "04_resnet34_to_resnet18", tmp_path, monkeypatch, teacher_pretrain=None,
                teacher=TrainSpec(epochs=1, batch_size=8), student=TrainSpec(epochs=1, batch_size=8))
     sets = {"train": _images(16, 2, 0), "val": _images(8, 2, 1), "test": _images(8, 2, 2)}
     res = resnet.RUNS["kd"](run, seed=0, sets=sets)

@@ -63,7 +63,7 @@ def test_save_table_and_report(tmp_path, monkeypatch):
     assert "## 02_mnist_kd" in text and "**MNIST: test accuracy, mean of 3 seeds**" in text
     assert "| student alone | 0.9817 | 146 errors |" in text
     assert "[curve](02_mnist_kd/curve.png)" in text and "Profile `cpu`" in text
-    assert "_Why they differ from the source:_ Hinton et al. used" in text
+    assert "_Why they differ from the source:_ Sections 4-7 follow seed 004" in text
 
 
 def test_report_command_help_writes_nothing(tmp_path, capsys):

@@ -28,12 +28,12 @@ stream       StreamingData: a data set too large for memory read by DataLoader w
 The data layer imports nothing of the package but kdcourse.config and kdcourse.io.
 """
 from .core import (DATASETS, LOAD_SPLITS, SPLITS, DamagedFile, DataNotFoundError, NonFiniteWarning, Spec, TensorData,
-                   load_mnist_like, read_idx)
+                   background, load_mnist_like, read_idx)
 from .cachefile import CacheNotWritten
 from .mirrors import fetch_offline_mirrors
 
 __all__ = ["DATASETS", "LOAD_SPLITS", "SPLITS", "DamagedFile", "DataNotFoundError", "NonFiniteWarning", "Spec", "TensorData",
-           "CacheNotWritten", "fetch_offline_mirrors", "load_mnist_like", "read_idx"]
+           "CacheNotWritten", "background", "fetch_offline_mirrors", "load_mnist_like", "read_idx"]
 
 from . import imagefolder, mhist  # noqa: E402
 from .imagefolder import load_imagefolder, load_imagenet10  # noqa: E402

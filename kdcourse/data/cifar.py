@@ -188,16 +188,18 @@ def load_cifar(name: str, split: str = "train", n: int | None = None, *, root: s
                              list(classes)))
 
 
-def random_shift_flip(x: torch.Tensor, max_shift: int = 4, flip: bool = True) -> torch.Tensor:
-    """Augment a batch: shift each image by up to ``max_shift`` pixels (zero padding) and flip half.
+def random_shift_flip(x: torch.Tensor, max_shift: int = 4, flip: bool = True, fill: float = 0.0) -> torch.Tensor:
+    """Augment a batch: shift each image by up to ``max_shift`` pixels (padding with ``fill``) and flip half.
 
+    ``flip=False, max_shift=2`` is Hinton et al.'s MNIST jitter; pass the standardised background as
+    ``fill`` (``data.background("mnist")``) so that the uncovered border stays black.
     The usual CIFAR augmentation (pad 4 and crop, horizontal flip).  Seed 002's
     Keras generator rotates by up to 20 degrees and shifts by up to 20 % as
     well: that is :class:`KerasAugment`.  Pass it as ``fit(..., augment=random_shift_flip)``.
     """
     b, _, h, w = x.shape
     p = max_shift
-    padded = torch.nn.functional.pad(x, (p, p, p, p))
+    padded = torch.nn.functional.pad(x, (p, p, p, p), value=fill)
     dy = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
     dx = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
     rows = (torch.arange(h, device=x.device).view(1, h) + dy)[:, None, :, None]

@@ -394,6 +394,13 @@ def load_mnist_like(name: str, split: str = "train", n: int | None = None, *, ro
     return record(TensorData(x.contiguous(), y.long(), name, split, source, list(spec.classes)))
 
 
+def background(name: str) -> float:
+    """The value a black pixel takes after ``load``'s standardisation (for padding shifted images)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; known: {sorted(DATASETS)}")
+    return -DATASETS[name].mean / DATASETS[name].std
+
+
 def split_rows(x: torch.Tensor, y: torch.Tensor, split: str, val_size: int, n: int | None = None,
                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows of ``split``: ``train``/``val`` are a fixed partition of an official training set (``val``

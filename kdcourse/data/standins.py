@@ -43,6 +43,9 @@ MHIST_STANDIN_CLASSES = ["T-shirt/top (as HP)", "Shirt (as SSA)"]
 MHIST_STANDIN_SOURCE_LABELS = (0, 6)   # Fashion-MNIST labels playing HP and SSA
 IMAGENET10_STANDIN_NAME = "Fashion-MNIST (stand-in for seed 000's ImageNet-10)"
 IMAGENET10_STANDIN_PER_CLASS = {"train": 780, "val": 260, "test": 260}   # seed 000 section III-C
+# "pretrain": the Fashion-MNIST training images outside train and val (4,960 per class), which notebook 04's
+# cpu teacher sees first, as seed 000's teacher saw ImageNet before the subset; the student never sees them
+IMAGENET10_STANDIN_SPLITS = (*IMAGENET10_STANDIN_PER_CLASS, "pretrain")
 
 
 def mhist_standin(split: str = "train", n: int | None = None, val_fraction: float = 0.15, seed: int = 0,
@@ -89,11 +92,13 @@ def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = Non
     """The named offline stand-in for seed 000's 10-class ImageNet subset (module docstring).
 
     float32 (N, 3, size, size), standardised with the stand-in's training
-    statistics (``.mean`` / ``.std``).  ``n`` keeps ``n // 10`` images of
+    statistics (``.mean`` / ``.std``).  ``split`` is train / val / test, or
+    ``pretrain``: the 49,600 Fashion-MNIST training images outside train and
+    val, for a teacher's pre-training (notebook 04's stand-in for ImageNet).  ``n`` keeps ``n // 10`` images of
     every class (at least 1).  ``root`` / ``offline`` as for Fashion-MNIST.
     """
-    if split not in IMAGENET10_STANDIN_PER_CLASS:
-        raise ValueError(f"split must be one of {tuple(IMAGENET10_STANDIN_PER_CLASS)}, got {split!r}")
+    if split not in IMAGENET10_STANDIN_SPLITS:
+        raise ValueError(f"split must be one of {IMAGENET10_STANDIN_SPLITS}, got {split!r}")
     check_n(n)
     root = Path(root) if root is not None else config.data_dir()
     arrays, origin = _resolve("fashion_mnist", root, config.offline() if offline is None else offline)
@@ -102,18 +107,19 @@ def imagenet10_standin(split: str = "train", size: int = 32, n: int | None = Non
         # train and val come from Fashion-MNIST's training set (disjoint), test from its test set
         x_all, y_all = arrays[f"{part}_x"], arrays[f"{part}_y"].long()
         rng = np.random.default_rng(2025)
-        picks = {s: [] for s in IMAGENET10_STANDIN_PER_CLASS}
+        picks = {s: [] for s in IMAGENET10_STANDIN_SPLITS}
         for c in range(10):
             idx = rng.permutation(np.flatnonzero((y_all == c).numpy()))
             if part == "train":
                 picks["train"].append(idx[:780])
                 picks["val"].append(idx[780:1040])
+                picks["pretrain"].append(idx[1040:])
             else:
                 picks["test"].append(idx[:260])
         return {s: np.sort(np.concatenate(v)) for s, v in picks.items() if v}
 
     def pixels(s: str) -> tuple[torch.Tensor, torch.Tensor]:
-        part = "test" if s == "test" else "train"
+        part = "test" if s == "test" else "train"   # pretrain, like train and val, from the training set
         pick = torch.from_numpy(draw(part)[s])
         x = pad_or_crop(arrays[f"{part}_x"][pick], size).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
         return x, arrays[f"{part}_y"][pick].long()

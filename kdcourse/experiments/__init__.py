@@ -26,6 +26,21 @@ MODULES = {
 }
 
 
+# The teachers `make teachers` (``python -m kdcourse teachers``) trains before any notebook runs: (notebook,
+# named run), each trained once with seed 0 and checkpointed where its notebooks load it, so that a notebook's
+# own time is its students' and every notebook that shares a teacher shares the same one.  Cheapest first.
+TEACHERS = (
+    ("mnist", "teacher"),                                   # ECE1512 CNN: 01, 02, 09
+    ("08_subclass_distillation", "teacher-2x5"),            # subclass teachers of 08
+    ("08_subclass_distillation", "teacher-10x2"),
+    ("02_mnist_kd", "hinton-teacher"),                      # 02 section 8: ConvNet3 with jitter
+    ("03_mhist_transfer_kd", "teacher"),                    # EfficientNet-Lite2, the teacher that teaches
+    ("03_mhist_transfer_kd", "subclass_teacher"),
+    ("07_rrd", "teacher"),                                  # resnet32x0.5
+    ("04_resnet34_to_resnet18", "teacher"),                 # ResNet34, pre-trained then fine-tuned
+)
+
+
 def module(notebook: str) -> ModuleType:
     """The experiment module of a notebook (``"02_mnist_kd"``), or of the shared ``"mnist"`` set-up."""
     if notebook not in MODULES:
@@ -63,4 +78,4 @@ def start(notebook: str, seed: int = 0, profile: str | None = None, show: bool =
     return run
 
 
-__all__ = ["MODULES", "Override", "PROFILE_ORDER", "clip", "describe", "module", "profiles", "runs", "spec", "start"]
+__all__ = ["MODULES", "TEACHERS", "Override", "PROFILE_ORDER", "clip", "describe", "module", "profiles", "runs", "spec", "start"]

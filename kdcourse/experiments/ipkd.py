@@ -98,17 +98,19 @@ _CPU_TRAIN = TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam", step_
 
 PROFILES = profiles(
     PAPER,
-    cpu=Override("2 CPU cores, no CIFAR offline: the named stand-in Fashion-MNIST at 14 px (5,000 / 1,000 / all "
+    cpu=Override("2 CPU cores, no CIFAR offline: the named stand-in Fashion-MNIST at 14 px (2,000 / 1,000 / all "
                  "test images), smaller networks of the same two classes, 4 epochs of Adam with a step at 3; "
                  "the committed cpu runs hold out a validation split and keep the epoch with the best mean "
-                 "validation accuracy over the sub-models (the seed's rule as written)",
-                 {"datasets": ("fashion_mnist",), "shrink": 2, "n_train": 5000, "n_val": 1000, "full_train": False,
+                 "validation accuracy over the sub-models (the seed's rule as written); 3 seeds (one seed on 5,000 "
+                 "images gave no error bar; three fit the 10-minute budget at 2,000)",
+                 {"datasets": ("fashion_mnist",), "shrink": 2, "n_train": 2000, "n_val": 1000, "full_train": False,
+                  "seeds": (0, 1, 2),
                   "augment": False,
                   "msdnet.arch": _SMALL_MSDNET, "msdnet.train": _CPU_TRAIN,
                   "slimmable.arch": _SMALL_MOBILENET, "slimmable.train": _CPU_TRAIN,
-                  "min_sub_model_acc": 70.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
-    smoke=Override("nbval in CI: 400 / 200 / 500 images, 2 epochs of batch 32 at a constant lr, loose floors",
-                   {"n_train": 400, "n_val": 200, "n_test": 500,
+                  "min_sub_model_acc": 65.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
+    smoke=Override("nbval in CI: 400 / 200 / 500 images, 2 seeds, 2 epochs of batch 32 at a constant lr, loose floors",
+                   {"n_train": 400, "n_val": 200, "n_test": 500, "seeds": (0, 1),
                     "msdnet.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
                     "slimmable.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
                     "min_sub_model_acc": 15.0, "max_order_drop": 15.0, "max_scheme_spread": 25.0}))

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from .. import config, data, models
 from ..distillers import CrossEntropy
-from ..engine import TeacherCache, TrainSpec, accuracy, fit
+from ..engine import FitResult, TeacherCache, TrainSpec, accuracy, fit
 from .base import Override, profiles, select, teacher_store
 
 
@@ -48,6 +48,20 @@ def splits(profile: str) -> dict[str, data.TensorData]:
     return {s: data.load("mnist", s, getattr(cfg, f"n_{s}")) for s in data.SPLITS}
 
 
+def teacher(run: config.Run, seed: int = 0, sets: dict[str, data.TensorData] | None = None,
+            progress: bool = False) -> FitResult:
+    """The ECE1512 teacher CNN of the profile, trained on MNIST's train split (epoch chosen on val) or loaded
+    from ``data/checkpoints/<profile>/mnist_teacher_cnn.pt``: one teacher, shared by 01, 02, 08 and 09."""
+    if seed != 0:
+        raise ValueError("the shared MNIST teacher is trained once, with seed 0")
+    cfg = select(PROFILES, run.profile)
+    sets = sets or splits(run.profile)
+    config.seed_everything(0)
+    return fit(CrossEntropy(models.TeacherCNN()), sets["train"], sets["val"], cfg.teacher,
+               checkpoint=config.checkpoints_dir(run.profile) / "mnist_teacher_cnn.pt",
+               progress=progress, desc="MNIST teacher CNN", device=run.device)
+
+
 def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
     """MNIST's train / val / test splits at the profile's sizes and the teacher CNN trained on them.
 
@@ -56,13 +70,13 @@ def setup(run: config.Run, progress: bool = True) -> SimpleNamespace:
     """
     cfg = select(PROFILES, run.profile)
     sets = splits(run.profile)
-    config.seed_everything(0)
-    teacher = fit(CrossEntropy(models.TeacherCNN()), sets["train"], sets["val"], cfg.teacher,
-                  checkpoint=config.checkpoints_dir(run.profile) / "mnist_teacher_cnn.pt",
-                  progress=progress, desc="MNIST teacher CNN", device=run.device)
-    test_acc = accuracy(teacher.model, sets["test"])
+    fitted = teacher(run, 0, sets, progress)
+    test_acc = accuracy(fitted.model, sets["test"])
     if test_acc < cfg.min_teacher_acc:
         raise RuntimeError(f"the MNIST teacher reached {test_acc:.4f} test accuracy, below the "
                            f"profile's floor {cfg.min_teacher_acc}; delete its checkpoint and retrain")
-    return SimpleNamespace(**sets, teacher=teacher.model, teacher_fit=teacher, teacher_test_acc=test_acc,
-                           cache=TeacherCache(teacher.model, store=teacher_store()))
+    return SimpleNamespace(**sets, teacher=fitted.model, teacher_fit=fitted, teacher_test_acc=test_acc,
+                           cache=TeacherCache(fitted.model, store=teacher_store()))
+
+
+RUNS = {"teacher": teacher}

@@ -15,12 +15,30 @@ from functools import partial
 
 import pandas as pd
 
-from .. import config, metrics, models
+from .. import config, data, metrics, models
 from ..data import TensorData
 from ..distillers import KD, CrossEntropy, Distiller
 from ..engine import FitResult, TeacherCache, TrainSpec, fit
 from . import mnist
-from .base import Override, profiles
+from .base import Override, profiles, teacher_store
+
+
+@dataclass(frozen=True)
+class HintonSpec:
+    """Hinton et al. 2015, section 3: a teacher with 67 test errors and an 800-800 student, alone (146) and
+    distilled at T = 20 (74).  Our teacher is a CNN (:class:`~kdcourse.models.ConvNet3`) trained with their
+    +-2 px jitter; theirs was a 1200-1200 MLP with dropout and jitter, which takes far longer to train."""
+
+    teacher: TrainSpec                 # ConvNet3 on jittered images
+    jitter: int                        # +- pixels, each image shifted afresh every epoch
+    student: TrainSpec                 # the 800-800 MLP, alone and distilled (no jitter: cached teacher logits)
+    seeds: tuple[int, ...]
+    T: float = 20.0
+    alpha: float = 0.9                 # weight of T^2 KL; 1 - alpha on the labels
+    hidden: tuple[int, ...] = (800, 800)
+    max_teacher_errors: int = 70       # the teacher's test errors per 10,000 (full-size profiles)
+    tolerance: int = 15                # "within 15 errors of 146 and of 74" (the scorecard's rule)
+    source_errors: tuple[int, int, int] = (67, 146, 74)   # teacher, student alone, student distilled
 
 
 @dataclass(frozen=True)
@@ -45,7 +63,13 @@ class MnistKDSpec:
     source_kd_errors: int              # 800-800 MLP distilled at T = 20
     source_small_soft: float           # test frame accuracy (%) on 3 % of the speech data, soft targets
     source_small_hard: float           # ... hard labels
+    hinton: HintonSpec                 # section 9: Hinton et al.'s own setting
 
+
+HINTON = HintonSpec(
+    teacher=TrainSpec(epochs=12, batch_size=128, lr=1e-3, step_size=4, gamma=0.3), jitter=2,
+    student=TrainSpec(epochs=30, batch_size=128, lr=1e-3, step_size=10, gamma=0.2),
+    seeds=(0, 1, 2))
 
 PAPER = MnistKDSpec(
     student=TrainSpec(epochs=12, batch_size=256, lr=1e-3), seeds=(0, 1, 2, 3, 4), alphas=(0.1, 0.5, 0.9),
@@ -53,7 +77,7 @@ PAPER = MnistKDSpec(
     fractions=(0.01, 0.03), small=TrainSpec(epochs=24, batch_size=32, lr=1e-3),
     min_student_acc=0.98, min_full_gain=-0.002, min_small_gain=0.01, min_sweep_acc=0.98,
     source_teacher_errors=67, source_student_errors=146, source_kd_errors=74,
-    source_small_soft=57.0, source_small_hard=44.5)
+    source_small_soft=57.0, source_small_hard=44.5, hinton=HINTON)
 
 PROFILES = profiles(
     PAPER,
@@ -65,6 +89,8 @@ PROFILES = profiles(
     smoke=Override("nbval in CI: 2 epochs of batch 128, 2 seeds, a 2 x 3 sweep, one 5 % fraction, loose floors",
                    {"student.epochs": 2, "student.batch_size": 128, "seeds": (0, 1), "temperatures": (1, 4, 20),
                     "sweep_epochs": 2, "fractions": (0.05,), "small.epochs": 4, "min_student_acc": 0.80,
+                    "hinton.teacher.epochs": 2, "hinton.teacher.step_size": 1, "hinton.student.epochs": 2,
+                    "hinton.student.step_size": 1, "hinton.seeds": (0, 1), "hinton.max_teacher_errors": 10_000,
                     "min_full_gain": -0.03, "min_small_gain": -0.05, "min_sweep_acc": 0.75}))
 
 
@@ -184,4 +210,56 @@ def epoch_wobble(curves: pd.DataFrame, method: str, column: str = "test_acc") ->
     return float(pd.Series(moves).mean())
 
 
-RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd")}
+def hinton_jitter(cfg: HintonSpec):
+    """Hinton et al.'s jitter: every image shifted by up to ``cfg.jitter`` pixels each way, the uncovered
+    border black (a batch function for ``fit(..., augment=...)``)."""
+    return partial(data.random_shift_flip, max_shift=cfg.jitter, flip=False, fill=data.background("mnist"))
+
+
+def hinton_teacher(run: config.Run, seed: int = 0, sets: dict[str, TensorData] | None = None,
+                   progress: bool = False) -> FitResult:
+    """Section 9's teacher: ConvNet3 on jittered MNIST, its epoch chosen on validation; checkpointed beside
+    the other MNIST teachers (``data/checkpoints/<profile>/``), so 02 and ``make teachers`` share it."""
+    cfg = run.cfg.hinton
+    sets = sets or mnist.splits(run.profile)
+    config.seed_everything(seed)
+    name = "mnist_teacher_convnet3_jitter" + ("" if seed == 0 else f"_seed{seed}")
+    return fit(CrossEntropy(models.ConvNet3()), sets["train"], sets["val"], cfg.teacher,
+               augment=hinton_jitter(cfg), checkpoint=config.checkpoints_dir(run.profile) / f"{name}.pt",
+               seed=seed, progress=progress, device=run.device, desc="02 Hinton teacher ConvNet3 (jitter)")
+
+
+def hinton_student(run: config.Run, name: str, seed: int, sets: dict[str, TensorData] | None = None,
+                   cache: TeacherCache | None = None, progress: bool = False) -> FitResult:
+    """The 800-800 MLP of Hinton et al. alone (``ce``) or distilled at T = 20 (``kd``) from section 9's
+    teacher (trained, or loaded, when no ``cache`` of it is given); tracked on the test set, checkpointed."""
+    cfg = run.cfg.hinton
+    sets = sets or mnist.splits(run.profile)
+    if name == "kd" and cache is None:
+        cache = TeacherCache(hinton_teacher(run, 0, sets, progress).model, store=teacher_store())
+    config.seed_everything(seed)
+    net = models.MLP(784, cfg.hidden)
+    methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha)}
+    if name not in methods:
+        raise ValueError(f"the Hinton setting has the methods {sorted(methods)}, not {name!r}")
+    return fit(methods[name](), sets["train"], sets["val"], cfg.student, track={"test": sets["test"]},
+               checkpoint=run.checkpoints / "hinton" / f"{name}-seed{seed}.pt", seed=seed, progress=progress,
+               device=run.device, desc=f"02 Hinton 800-800 {name} seed {seed}")
+
+
+def hinton_table(cfg: HintonSpec, teacher_errors: float, errors: pd.DataFrame) -> pd.DataFrame:
+    """Test errors per 10,000 beside Hinton et al.'s: ``errors`` has one row per method (``ce``, ``kd``) and
+    seed with its ``test_errors``; the teacher was trained once."""
+    t, ce, kd = cfg.source_errors
+    stats = errors.groupby("method")["test_errors"].agg(["mean", "std", "count"])
+    rows = [{"model": "teacher", "this run": f"{teacher_errors:.0f}", "seeds": 1,
+             "Hinton et al. 2015": f"{t} (1200-1200 MLP, dropout + jitter)", "difference": teacher_errors - t}]
+    for method, source, words in (("ce", ce, "800-800 MLP alone"), ("kd", kd, f"800-800 MLP, T = {cfg.T:g}")):
+        s = stats.loc[method]
+        rows.append({"model": words, "this run": f"{s['mean']:.0f} ± {s['std']:.0f}", "seeds": int(s["count"]),
+                     "Hinton et al. 2015": f"{source}", "difference": s["mean"] - source})
+    return pd.DataFrame(rows).set_index("model")
+
+
+RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd"), "hinton-teacher": hinton_teacher,
+        "hinton-ce": partial(hinton_student, name="ce"), "hinton-kd": partial(hinton_student, name="kd")}

@@ -124,24 +124,25 @@ _ADAM = {"optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "milestones": Non
 PROFILES = profiles(
     PAPER,
     cpu=Override("CIFAR-100 cannot be had offline and 2 CPU cores cannot train 240 epochs: the named stand-in "
-                 "Fashion-MNIST (10,000 / 2,000 / all 10,000 images) with resnet32x0.5 -> resnet8x0.5, Adam at "
+                 "Fashion-MNIST (5,000 / 1,000 / all 10,000 images) with resnet32x0.5 -> resnet8x0.5, Adam at "
                  "3e-3, the rate cut tenfold after 4 epochs (with a constant rate the teacher's val accuracy "
-                 "wandered by 2-3 points), 6 teacher and 5 student epochs, no augmentation, 2 seeds, a queue of "
-                 "4,096 (it must not outgrow the training set much); thresholds from measured runs with a margin. "
+                 "wandered by 2-3 points), 6 teacher and 5 student epochs, no augmentation, 3 seeds (2 seeds on "
+                 "10,000 images gave too rough a std; 3 on 5,000 cost the same), a queue of 2,048 (it must not "
+                 "outgrow the training set much); thresholds from measured runs with a margin. "
                  "The committed cpu runs used a train / val split with the best val epoch kept, Nesterov in the "
                  "(unused) SGD settings, and Algorithm 1's printed RRD temperature (t_t 0.07): kept",
-                 {"data": "fashion_mnist", "train_split": "train", "n_train": 10000, "n_val": 2000, "augment": False,
-                  "seeds": (0, 1),
+                 {"data": "fashion_mnist", "train_split": "train", "n_train": 5000, "n_val": 1000, "augment": False,
+                  "seeds": (0, 1, 2),
                   "teacher_net": Arch("resnet32x0.5", 32, (8, 8, 16, 32)),
                   "student_net": Arch("resnet8x0.5", 8, (8, 8, 16, 32)),
                   **{f"teacher.{k}": v for k, v in _ADAM.items()}, **{f"student.{k}": v for k, v in _ADAM.items()},
                   "teacher.nesterov": True, "student.nesterov": True, "teacher.selection": Selection(),
                   "student.selection": Selection(), "rrd.t_t": 0.07,
-                  "teacher.epochs": 6, "student.epochs": 5, "rrd.queue_size": 4096,
-                  "min_teacher_acc": 0.86, "min_student_acc": 0.72, "max_kd_drop": 0.02, "max_rrd_drop": 0.03}),
-    smoke=Override("nbval in CI: 600 / 200 / 500 images, a resnet14x0.5 teacher, 3 epochs at a constant rate, "
+                  "teacher.epochs": 6, "student.epochs": 5, "rrd.queue_size": 2048,
+                  "min_teacher_acc": 0.83, "min_student_acc": 0.70, "max_kd_drop": 0.02, "max_rrd_drop": 0.03}),
+    smoke=Override("nbval in CI: 600 / 200 / 500 images, 2 seeds, a resnet14x0.5 teacher, 3 epochs at a constant rate, "
                    "a queue of 256, loose floors",
-                   {"n_train": 600, "n_val": 200, "n_test": 500,
+                   {"n_train": 600, "n_val": 200, "n_test": 500, "seeds": (0, 1),
                     "teacher_net": Arch("resnet14x0.5", 14, (8, 8, 16, 32)),
                     "teacher.step_size": None, "teacher.epochs": 3, "student.step_size": None, "student.epochs": 3,
                     "rrd.queue_size": 256, "min_teacher_acc": 0.4, "min_student_acc": 0.2, "max_kd_drop": 0.25,

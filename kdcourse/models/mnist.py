@@ -33,6 +33,30 @@ class TeacherCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class ConvNet3(nn.Module):
+    """Three conv blocks (conv3x3-BN-ReLU-maxpool; 32, 64, 128 channels) and fc256-dropout-fc.
+
+    The stronger MNIST teacher of notebook 02's Hinton setting: trained with +-2 px jitter it makes fewer
+    than Hinton et al.'s 67 test errors (their teacher: a 1200-1200 MLP with dropout and jitter, which needs
+    far longer training).  For 28 x 28 x 1 inputs: 7.7 M multiply-adds, 390,634 parameters (10 classes).
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28, dropout: float = 0.3):
+        super().__init__()
+        blocks, width = [], in_channels
+        for out in (32, 64, 128):
+            blocks += [nn.Conv2d(width, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            width = out
+        self.features = nn.Sequential(*blocks, nn.Flatten())
+        side = image_size // 8   # three 2x2 max-pools, each rounding down
+        self.classifier = nn.Sequential(nn.Linear(128 * side * side, 256), nn.ReLU(), nn.Dropout(dropout),
+                                        nn.Linear(256, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
 class MLP(nn.Module):
     """Fully connected network: flatten, then Linear-ReLU per hidden width, then Linear.
 
