@@ -32,10 +32,8 @@ WHY = {
                             "MHIST's class sizes) replaces it, and the offline ImageNet backbones are EfficientNet-Lite2 "
                             "-> Lite0 instead of ResNet50 -> MobileNetV2. Seed 004 reports one run; ours are 5 seeds.",
     "04_resnet34_to_resnet18": "Seed 000 fine-tunes an ImageNet-pretrained ResNet34 on a 10-class ImageNet subset at "
-                               "224 px; offline, at 32 px on a Fashion-MNIST stand-in, the ResNet34 gets its head "
-                               "start from the 49,600 Fashion-MNIST training images outside the student's subset "
-                               "(2 epochs) before Table I's fine-tuning, and the ResNet18 sees only the subset: a "
-                               "smaller head start than ImageNet's million images, and a few epochs instead of 20 / 80.",
+                               "224 px; offline both networks train from scratch on Fashion-MNIST at 32 px for a few "
+                               "epochs, so the teacher has no head start over the student.",
     "05_born_again": "Seed 002 trains WRN-28-1 on CIFAR-10 to convergence; the cpu profile trains a WRN-10-1 on "
                      "Fashion-MNIST at 14 px for 4 epochs a generation, too short for a student that learns from "
                      "soft targets alone to match its teacher.",
@@ -207,7 +205,8 @@ def scorecard_part(figures: Path) -> list[str]:
     out = []
     for r in rows:
         ours = "—" if r["ours_mean"] is None else f"{_cell(r['ours_mean'])}" + (
-            "" if r["ours_std"] is None else f" ± {_cell(r['ours_std'])}")
+            "" if r["ours_std"] is None else f" ± {_cell(r['ours_std'])}") + (
+            f" (95 % CI {_cell(r['ci95'][0])} to {_cell(r['ci95'][1])})" if r.get("ci95") else "")
         out.append({"notebook": r["notebook"], "claim": r["claim"], "source": r["source"],
                     "source value": r["source_value"], "ours": f"{ours} {r.get('unit', '')}".strip(),
                     "seeds": r["seeds"], "data": r["data"], "verdict": f"**{r['verdict']}**"})

@@ -455,7 +455,7 @@ def test_cpu_and_smoke_profiles_of_06_are_the_committed_runs():
     assert cpu.msdnet.train == cpu.slimmable.train == TrainSpec(epochs=4, batch_size=64, lr=2e-3, optimizer="adam",
                                                                 step_size=3, gamma=0.1)
     assert cpu.msdnet.arch == dict(n_blocks=4, step=1, base=1, channels=8, growth=4, exit_channels=32)
-    assert (cpu.min_sub_model_acc, cpu.max_order_drop, cpu.max_scheme_spread) == (65.0, 3.0, 6.0)
+    assert (cpu.min_sub_model_acc, cpu.max_order_drop, cpu.max_scheme_spread) == (50.0, 3.0, 6.0)
     assert smoke.msdnet.train == TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam")
     assert (smoke.n_train, smoke.n_val, smoke.n_test, smoke.min_sub_model_acc) == (400, 200, 500, 15.0)
 

@@ -63,15 +63,11 @@ def test_04_sources_numbers():
 
 
 def test_04_offline_profiles_are_the_settings_they_had():
-    for profile, seeds in (("smoke", (0, 1)), ("cpu", (0, 1, 2))):   # the report's KD settings, on the stand-in
+    for profile in ("smoke", "cpu"):   # the offline rows keep the report's KD settings, on the stand-in
         s = resnet.PROFILES[profile]
-        assert (s.T, s.alpha, s.data, s.image_size, s.seeds, s.latency_size) == (4.0, 0.7, "standin", 32, seeds, 224)
+        assert (s.T, s.alpha, s.data, s.image_size, s.seeds, s.latency_size) == (4.0, 0.7, "standin", 32, (0,), 224)
         assert not s.teacher_pretrained and not s.student_pretrained   # ImageNet weights for ResNets are online only
-    # ... so the teacher's head start is pre-training on the stand-in's other 49,600 images, a clear lead required
-    assert resnet.PROFILES["cpu"].teacher_pretrain == TrainSpec(epochs=2, lr=1e-3, batch_size=128, optimizer="adam",
-                                                                weight_decay=1e-4, step_size=1, gamma=0.1)
-    assert (resnet.PROFILES["cpu"].n_pretrain, resnet.PROFILES["cpu"].min_teacher_lead) == (None, 0.03)
-    assert resnet.PAPER.teacher_pretrain is None   # the paper's teacher starts from ImageNet weights
+        assert s.teacher_pretrain is None   # the stand-in pre-training (resnet.pretrain) is not in a profile yet
     cpu, smoke = resnet.PROFILES["cpu"], resnet.PROFILES["smoke"]
     base = dict(optimizer="adam", lr=1e-3, weight_decay=1e-4)
     assert cpu.teacher == TrainSpec(**base, step_size=3, gamma=0.1, batch_size=128, epochs=5,

@@ -108,7 +108,7 @@ PROFILES = profiles(
                   "augment": False,
                   "msdnet.arch": _SMALL_MSDNET, "msdnet.train": _CPU_TRAIN,
                   "slimmable.arch": _SMALL_MOBILENET, "slimmable.train": _CPU_TRAIN,
-                  "min_sub_model_acc": 65.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
+                  "min_sub_model_acc": 50.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
     smoke=Override("nbval in CI: 400 / 200 / 500 images, 2 seeds, 2 epochs of batch 32 at a constant lr, loose floors",
                    {"n_train": 400, "n_val": 200, "n_test": 500, "seeds": (0, 1),
                     "msdnet.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
