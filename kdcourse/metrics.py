@@ -150,7 +150,7 @@ def verdict(a, b, better: str = "beyond 2 std") -> tuple[float, float, str]:
     Two seeds give a rough std; say so where it matters.
     """
     a = pd.Series(a, dtype=float)
-    b = pd.Series([b] if isinstance(b, (int, float)) else b, dtype=float)
+    b = pd.Series([b] if np.ndim(b) == 0 else b, dtype=float)   # any scalar: numpy's float32 as well
     if len(a) < 2 or len(b) < 1:
         raise ValueError(f"verdict needs at least 2 seeds on each side (or one reference number as b), got "
                          f"{len(a)} and {len(b)}")
