@@ -90,3 +90,17 @@ def test_runs_registered_and_subclass_head():
     for p in ("paper", "cpu", "smoke"):
         cfg = mhist.PROFILES[p]
         assert cfg.subclasses >= 2 and len(cfg.scratch_seeds) >= 1 and cfg.saliency_images >= 1
+
+
+def test_subclass_head_trains_the_same_parameters_whether_or_not_the_teacher_was_cached():
+    """A TeacherCache switches the teacher's gradients off; the subclass teacher built from it afterwards (the
+    notebook's order) must train what a headless run trains, or its checkpoint does not load (found in 03)."""
+    from kdcourse.engine import TeacherCache
+    from kdcourse.models import transfer
+    net = transfer.build("resnet18", 2, pretrained=False, normalize=False).freeze(train_last=1)
+    fresh = mhist._subclass_head(net, 0, 6)
+    TeacherCache(net)                                   # what the notebook does to its teacher first
+    assert not any(p.requires_grad for p in net.parameters())
+    cached = mhist._subclass_head(net, 0, 6)
+    count = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)   # noqa: E731
+    assert count(cached) == count(fresh) == sum(p.numel() for p in fresh.parameters()) > 6 * 512
