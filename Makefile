@@ -19,9 +19,10 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup data test unit nbval student-check paper-dry paper run teachers report bench student clean-checkpoints
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt   # the published losses the tests compare against
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -499,3 +499,21 @@ def test_warmup_follows_pytorch_cifar100_then_the_schedule(digits):
     assert spec.signature()["warmup_epochs"] == 1 and "warmup_epochs" not in spec.but(warmup_epochs=0).signature()
     with pytest.raises(ValueError, match="warmup_epochs"):
         TrainSpec(epochs=2, warmup_epochs=2)
+
+
+def test_fit_tells_the_distiller_each_epoch(digits, tmp_path):
+    """DKD's warm-up reads the epoch from Distiller.set_epoch, which fit calls before each epoch (from 1)."""
+    train, val, _ = digits
+    seen = []
+
+    class Recording(CrossEntropy):
+        def set_epoch(self, epoch):
+            seen.append(epoch)
+
+    fit(Recording(student()), train, val, TrainSpec(epochs=3, lr=3e-3), checkpoint=tmp_path / "rec.pt",
+        progress=False)
+    assert seen == [1, 2, 3]
+    seen.clear()
+    fit(Recording(student()), train, val, TrainSpec(epochs=3, lr=3e-3), checkpoint=tmp_path / "rec.pt",
+        progress=False)
+    assert seen == []           # a finished run is loaded: no epoch trained, none announced

@@ -5,6 +5,8 @@ logit     CrossEntropy (no KD), KD (Hinton), SoftTargets / LogitMSE / Softened (
 flexible  InPlace: IPKD and its teacher-assistant schemes for flexible networks (seed 003 eqs. 4-7)
 feature   FeatureKD: FitNets, AT, RRD and RRD+KD (seed 001 and its baselines)
 subclass  SubclassTeacher, SubclassKD (Mueller et al. 2020)
+modern    DKD (Zhao et al. 2022), DIST (Huang et al. 2022), StandardizedKD (KD on standardized logits, Sun et
+          al. 2024), CRD and CRD+KD (Tian et al. 2020)
 
 ``METHODS`` maps each method's short name to its class, for the command line.
 """
@@ -14,11 +16,13 @@ from .base import Batch, Distiller
 from .feature import FeatureKD
 from .flexible import InPlace
 from .logit import KD, CrossEntropy, LogitMSE, Softened, SoftTargets
+from .modern import CRD, DIST, DKD, StandardizedKD
 from .subclass import SubclassKD, SubclassTeacher
 
 METHODS: dict[str, type[Distiller]] = {
     "ce": CrossEntropy, "kd": KD, "ban": SoftTargets, "logit_mse": LogitMSE, "softened": Softened,
     "ipkd": InPlace, "feature": FeatureKD, "subclass_teacher": SubclassTeacher, "subclass_kd": SubclassKD,
+    "dkd": DKD, "dist": DIST, "kd_std": StandardizedKD, "crd": CRD,
 }
 
 
@@ -32,4 +36,5 @@ def as_distiller(model_or_distiller: nn.Module) -> Distiller:
 
 
 __all__ = ["Batch", "Distiller", "METHODS", "as_distiller", "CrossEntropy", "KD", "SoftTargets", "LogitMSE",
-           "Softened", "InPlace", "FeatureKD", "SubclassTeacher", "SubclassKD"]
+           "Softened", "InPlace", "FeatureKD", "SubclassTeacher", "SubclassKD", "DKD", "DIST", "StandardizedKD",
+           "CRD"]

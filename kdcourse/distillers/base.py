@@ -69,6 +69,10 @@ class Distiller(nn.Module):
         return self.teacher.logits(batch.data).to(batch.x.device)[batch.idx.to(batch.x.device)]
 
     # ------------------------------------------------------------------ used by the loop
+    def set_epoch(self, epoch: int) -> None:
+        """Called by ``fit`` before each epoch, counted from 1 (also after a resume); a method whose loss
+        follows a schedule over epochs (DKD's warm-up) overrides it.  Nothing by default."""
+
     def forward(self, batch: Batch):
         out = self.outputs(batch.x)
         return self.scores(out), self.losses(out, batch.y, self.teacher_outputs(batch))

@@ -166,6 +166,7 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData | None, spec: T
                 break
             tic = time.perf_counter()
             distiller.train()
+            distiller.set_epoch(epoch + 1)     # a loss scheduled over epochs (DKD's warm-up) reads it
             row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
                    **train_epoch(step, opt, train, spec, epoch, seed, augment, device)}
             for name, data in {"val": val, **track}.items():
