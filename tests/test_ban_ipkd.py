@@ -461,8 +461,10 @@ def test_cpu_and_smoke_profiles_of_06_are_the_committed_runs():
 
 
 def test_runs_are_named_by_network_and_scheme():
-    assert set(ipkd.RUNS) == {f"{n}-{s}" for n in ("msdnet", "slimmable") for s in ("none", "ipkd", "ta1", "tam")}
-    assert set(born_again.RUNS) == {"teacher", "ban"}
+    schemes = ("none", "ipkd", "ta1", "tam")
+    assert set(ipkd.RUNS) == ({f"{n}-{s}" for n in ("msdnet", "slimmable") for s in schemes}
+                              | {f"slimmable-wide-{s}" for s in schemes})   # the controlled variant (issue 13)
+    assert set(born_again.RUNS) == {"teacher", "ban", "noise"}
     assert experiments.runs("06_ipkd_teacher_assistants") is ipkd.RUNS
 
 
@@ -552,3 +554,57 @@ def test_born_again_table1_and_gains_against_seed_noise():
     assert gains.loc["BAN-1", "verdict"] == "above the teacher beyond 2 std"
     assert gains.loc["Ensemble", "verdict"] == "within noise"
     assert gains.loc["BAN-1", "seed 002: gain over the teacher (points)"] == pytest.approx(0.10)
+
+
+# --------------------------------------------------------------------------- the controlled variants (issue 13)
+def test_variant_settings_per_profile():
+    assert born_again.PAPER.label_noise is None and ipkd.PAPER.wide_widths is None   # the seeds' runs only
+    for name in ("cpu", "smoke"):
+        assert born_again.PROFILES[name].label_noise == 0.4
+        assert ipkd.PROFILES[name].wide_widths == (0.125, 0.25, 0.5, 1.0)
+    assert ipkd.PROFILES["cpu"].slimmable.widths == (0.25, 0.5, 0.75, 1.0)   # the gap the variant widens
+
+
+def test_scheme_verdicts_by_hand():
+    v = ipkd.scheme_verdicts(_ipkd_results(), "msdnet", "D")
+    # per-seed averages over the exits: none 55, 57; ipkd 58, 60 -> gain 3, 2 std = 2 * sqrt(2)
+    assert list(v.index) == ["IPKD"]
+    assert v.loc["IPKD", "average over sub-models: gain (points)"] == pytest.approx(3.0)
+    assert v.loc["IPKD", "average over sub-models: 2 std"] == pytest.approx(2 * 2 ** 0.5)
+    assert v.loc["IPKD", "average over sub-models: verdict"] == "better beyond 2 std"
+    # exit 1 alone: none 50, 52; ipkd 54, 56 -> gain 4
+    assert v.loc["IPKD", "smallest sub-model: gain (points)"] == pytest.approx(4.0)
+    assert v.loc["IPKD", "smallest sub-model: verdict"] == "better beyond 2 std"
+
+
+def test_wide_variant_trains_the_slimmable_network_with_its_own_widths(tmp_path, monkeypatch):
+    cfg = dataclasses.replace(ipkd.PROFILES["smoke"], datasets=("digits",), shrink=1, n_train=120, n_val=60,
+                              n_test=60, slimmable=dataclasses.replace(ipkd.PROFILES["smoke"].slimmable,
+                                                                       train=TrainSpec(epochs=1, lr=3e-3)))
+    run = _run("06_ipkd_teacher_assistants", cfg, tmp_path, monkeypatch)
+    res = ipkd.RUNS["slimmable-wide-tam"](run, 0)
+    assert res.model.widths == (0.125, 0.25, 0.5, 1.0)
+    assert (run.checkpoints / "slimmable-w0.125-0.25-0.5-1-tam-digits-seed0.pt").is_file()
+    with pytest.raises(ValueError, match="MSDNet's sub-models are its exits"):
+        ipkd.build("msdnet", cfg, data.load("digits", "test", 10), (0.5, 1.0))
+    run.cfg = dataclasses.replace(cfg, wide_widths=None)
+    with pytest.raises(ValueError, match="no wide_widths"):
+        ipkd.train_wide(run, 0, "none")
+
+
+def test_noisy_label_variant_trains_teacher_and_ban1_on_flipped_labels(tmp_path, monkeypatch):
+    cfg = dataclasses.replace(born_again.PROFILES["smoke"], data="digits", shrink=1, n_train=200, n_val=100,
+                              n_test=100, teacher=TrainSpec(epochs=1), student=TrainSpec(epochs=1))
+    run = _run("05_born_again", cfg, tmp_path, monkeypatch)
+    sets = born_again.load(cfg)
+    chain = born_again.noisy_chain(run, 0, sets)
+    assert chain.names == ["Teacher", "BAN-1"]
+    assert sorted(p.name for p in run.checkpoints.glob("*.pt")) == ["noise40-ban0-seed0.pt", "noise40-ban1-seed0.pt"]
+    flipped = born_again.flipped_fit(chain, sets.train, 0.4, 0)
+    assert list(flipped.index) == ["Teacher", "BAN-1"]
+    both = flipped["predicts the flipped label"] + flipped["predicts the true label"]
+    assert ((both >= 0) & (both <= 1)).all()      # a flipped image's two labels differ: at most one is predicted
+    assert born_again.RUNS["noise"](run, 0).resumed_from == 1      # headless: loaded from the checkpoints
+    run.cfg = dataclasses.replace(cfg, label_noise=None)
+    with pytest.raises(ValueError, match="no label_noise"):
+        born_again.noisy_chain(run, 0, sets)

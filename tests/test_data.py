@@ -42,6 +42,22 @@ def test_subset_is_seeded_and_sized(fake_mnist):
     assert len(a.fraction(0.5)) == 25
 
 
+def test_label_noise_flips_the_asked_share_to_other_classes(fake_mnist):
+    root, _ = fake_mnist
+    a = data.load("mnist", "test", 50, root=root)
+    noisy = a.with_label_noise(0.4, seed=3)
+    changed = noisy.y != a.y
+    assert int(changed.sum()) == 20                              # exactly 40 % of 50, each to another class
+    assert noisy.x is a.x and noisy.split == "test[noise 0.4]" and noisy.classes == a.classes
+    assert torch.equal(noisy.y, a.with_label_noise(0.4, seed=3).y)           # seeded
+    assert not torch.equal(noisy.y, a.with_label_noise(0.4, seed=4).y)
+    assert torch.equal(a.with_label_noise(0.0).y, a.y)
+    assert ((noisy.y >= 0) & (noisy.y < 10)).all()
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="share of labels to flip"):
+            a.with_label_noise(bad)
+
+
 def test_gzipped_torchvision_layout(tmp_path, monkeypatch):
     monkeypatch.setattr(data.core, "DEBIAN_FASHION", tmp_path / "no-debian-mirror")
     monkeypatch.setattr(data.core, "CHECKSUMS", {})

@@ -325,10 +325,14 @@ def test_cpu_and_smoke_profiles_keep_the_settings_the_committed_figures_were_mad
     assert (smoke.n_train, smoke.n_val, smoke.n_test, smoke.rrd.queue_size) == (600, 200, 500, 256)
     assert (smoke.min_teacher_acc, smoke.min_student_acc, smoke.max_kd_drop,
             smoke.max_rrd_drop) == (0.4, 0.2, 0.25, 0.2)
+    # the controlled variant: fewer training images than the profile's, none in the seed's own setting
+    assert (exp07.PAPER.variant_n_train, cpu.variant_n_train, smoke.variant_n_train) == (None, 2000, 300)
 
 
 def test_runs_are_the_teacher_and_seven_students():
-    assert list(exp07.RUNS) == ["teacher", "ce", "kd", "fitnets", "at", "rrd", "rrd_kd", "rrd_nostopgrad"]
+    assert list(exp07.RUNS) == ["teacher", "ce", "kd", "fitnets", "at", "rrd", "rrd_kd", "rrd_nostopgrad",
+                                "rrd-fewer", "rrd_kd-fewer",     # the controlled variant (issue 13)
+                                "crd", "crd_kd"]                 # seed 001's CRD baselines (issue 14)
     assert list(exp07.LABELS.values()) == ["no KD", "KD", "FitNets", "AT", "RRD", "RRD+KD", "RRD, no stop-grad"]
     run = config.Run("07_rrd", "smoke", exp07.PROFILES["smoke"], torch.device("cpu"))
     with pytest.raises(ValueError, match="seed 0"):
@@ -361,7 +365,17 @@ def test_each_method_builds_its_distiller_with_the_seed_001_weights(digits):
         assert rrd.detach_teacher == (name != "rrd_nostopgrad")
         assert built[name].layers.student == "fc:in"
     with pytest.raises(ValueError, match="has the methods"):
-        exp07.method("crd", exp07.network(cfg.student_net, tr, 0), shared, cfg)
+        exp07.method("crd_plus", exp07.network(cfg.student_net, tr, 0), shared, cfg)
+
+
+def test_crd_baselines_are_built_with_repdistillers_weights(digits):
+    tr = digits[0]
+    cfg, shared = exp07.PROFILES["smoke"], fake_shared()
+    crd, crd_kd = (exp07.method(n, exp07.network(cfg.student_net, tr, 0), shared, cfg, tr) for n in exp07.BASELINES)
+    assert [(d.ce, d.kd, d.beta) for d in (crd, crd_kd)] == [(1.0, 0.0, 0.8), (1.0, 1.0, 0.8)]   # -r 1 -a 0/1 -b 0.8
+    assert crd_kd.T == 4.0 and crd.layers.student == "fc:in" and crd.teacher is shared.cache
+    assert (crd.crd.n_data, crd.crd.n_negatives, crd.crd.nce_t) == (len(tr), 256, 0.07)   # the smoke profile's bank
+    assert (exp07.PAPER.crd_negatives, exp07.PROFILES["cpu"].crd_negatives) == (16384, 2048)
 
 
 def test_the_loss_module_is_built_after_the_student_from_the_same_seeded_stream(digits):
@@ -445,3 +459,18 @@ def test_fit_removes_the_feature_hooks_when_training_fails(digits, teacher):
     with pytest.raises(KeyboardInterrupt):
         fit(distiller, tr, va, TrainSpec(epochs=1), augment=broken, progress=False)
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in student.modules())
+
+
+def test_the_fewer_images_variant_trains_on_the_first_images_with_the_same_teacher(tiny_07):
+    run = tiny_07
+    run.cfg = dataclasses.replace(run.cfg, variant_n_train=120)
+    shared = exp07.setup(run)
+    res = exp07.RUNS["rrd_kd-fewer"](run, seed=0, shared=shared)
+    assert (run.checkpoints / "rrd_kd-n120-seed0.pt").is_file() and res.resumed_from == 0
+    assert not (run.checkpoints / "rrd_kd-seed0.pt").exists()          # the full run's checkpoint untouched
+    for bad in (0, len(shared.train) + 1):
+        with pytest.raises(ValueError, match="n_train must be in"):
+            exp07.train(run, "rrd", 0, shared, n_train=bad)
+    run.cfg = dataclasses.replace(run.cfg, variant_n_train=None)
+    with pytest.raises(ValueError, match="no variant_n_train"):
+        exp07.train_fewer(run, "rrd", 0, shared=shared)

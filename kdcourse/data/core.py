@@ -157,6 +157,21 @@ class TensorData:
         perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         return self.subset(perm[:n], f"{self.split}[{frac:g}]")
 
+    def with_label_noise(self, rate: float, seed: int = 0) -> "TensorData":
+        """The same images with a seeded ``rate`` of their labels flipped to another class, drawn uniformly
+        (symmetric label noise); the split is renamed ``train[noise 0.4]`` so caches and checkpoints tell it apart."""
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate must be in [0, 1), got {rate}: it is the share of labels to flip")
+        k = len(self.classes) or int(self.y.max()) + 1
+        if k < 2:
+            raise ValueError(f"label noise needs at least 2 classes, got {k}")
+        gen = torch.Generator().manual_seed(seed)
+        flip = torch.randperm(len(self), generator=gen)[:round(rate * len(self))]
+        y = self.y.clone()
+        # an offset in 1 .. k-1 moves each chosen label to one of the k - 1 other classes, uniformly
+        y[flip] = (y[flip] + torch.randint(1, k, (len(flip),), generator=gen)) % k
+        return TensorData(self.x, y, self.name, f"{self.split}[noise {rate:g}]", self.source, self.classes)
+
     def to(self, device) -> "TensorData":
         return TensorData(self.x.to(device), self.y.to(device), self.name, self.split,
                           self.source, self.classes)

@@ -37,7 +37,7 @@ import pandas as pd
 import seaborn as sns
 from torch import nn
 
-from .. import config, data, efficiency, losses, models, plots
+from .. import config, data, efficiency, losses, metrics, models, plots
 from ..distillers import InPlace
 from ..engine import FitResult, Selection, TrainSpec, fit, predict
 from .base import Override, profiles
@@ -74,6 +74,9 @@ class IpkdSpec:
     min_sub_model_acc: float           # every sub-model of every run reaches this
     max_order_drop: float              # the largest sub-model is at most this far below the smallest
     max_scheme_spread: float           # the four schemes' averages agree within this
+    # the controlled variant (section 7b): the slimmable network with these widths, a wider gap between its
+    # smallest and largest sub-model (the regime teacher assistants are for); None: not run
+    wide_widths: tuple[float, ...] | None = None
 
 
 PAPER = IpkdSpec(
@@ -108,12 +111,14 @@ PROFILES = profiles(
                   "augment": False,
                   "msdnet.arch": _SMALL_MSDNET, "msdnet.train": _CPU_TRAIN,
                   "slimmable.arch": _SMALL_MOBILENET, "slimmable.train": _CPU_TRAIN,
-                  "min_sub_model_acc": 50.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0}),
+                  "min_sub_model_acc": 50.0, "max_order_drop": 3.0, "max_scheme_spread": 6.0,
+                  "wide_widths": (0.125, 0.25, 0.5, 1.0)}),
     smoke=Override("nbval in CI: 400 / 200 / 500 images, 2 seeds, 2 epochs of batch 32 at a constant lr, loose floors",
                    {"n_train": 400, "n_val": 200, "n_test": 500, "seeds": (0, 1),
                     "msdnet.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
                     "slimmable.train": TrainSpec(epochs=2, batch_size=32, lr=2e-3, optimizer="adam"),
-                    "min_sub_model_acc": 15.0, "max_order_drop": 15.0, "max_scheme_spread": 25.0}))
+                    "min_sub_model_acc": 15.0, "max_order_drop": 15.0, "max_scheme_spread": 25.0,
+                    "wide_widths": (0.125, 0.25, 0.5, 1.0)}))
 
 NETWORKS = ("msdnet", "slimmable")
 NETWORK_NAMES = {"msdnet": "MSDNet", "slimmable": "slimmable MobileNet-V1"}
@@ -181,12 +186,15 @@ def seed_data(d: data.TensorData) -> str:
     return "CIFAR-100" if len(d.classes) == 100 else "CIFAR-10"
 
 
-def build(network: str, cfg: IpkdSpec, d: data.TensorData) -> nn.Module:
-    """A fresh ``msdnet`` or ``slimmable`` network for the classes and channels of ``d``."""
+def build(network: str, cfg: IpkdSpec, d: data.TensorData, widths: tuple[float, ...] | None = None) -> nn.Module:
+    """A fresh ``msdnet`` or ``slimmable`` network for the classes and channels of ``d`` (the slimmable one with
+    ``widths`` instead of the profile's, when given)."""
     classes, channels, net = len(d.classes), d.x.shape[1], getattr(cfg, network)
     if network == "msdnet":
+        if widths is not None:
+            raise ValueError("widths are the slimmable network's; MSDNet's sub-models are its exits")
         return models.MSDNet(classes, channels, **net.arch)
-    return models.SlimmableMobileNetV1(classes, channels, widths=net.widths, **net.arch)
+    return models.SlimmableMobileNetV1(classes, channels, widths=widths or net.widths, **net.arch)
 
 
 def sub_model_labels(network: str, model: nn.Module) -> list[str]:
@@ -211,13 +219,14 @@ def cost(cfg: IpkdSpec, d: data.TensorData) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the runs
 def train(run: config.Run, seed: int, network: str, scheme: str, *, dataset: str | None = None,
-          sets: dict | None = None, progress: bool = False) -> FitResult:
+          sets: dict | None = None, progress: bool = False, widths: tuple[float, ...] | None = None) -> FitResult:
     """One network trained under one scheme (eqs. 4-7) with :class:`~kdcourse.distillers.InPlace`;
     checkpointed, so a finished run (e.g. trained headless by ``python -m kdcourse train``) is loaded.
 
     dataset  one of the profile's data sets (default: its first); sets: the splits, if loaded already.
     With ``cfg.full_train`` it trains on the whole training set without a validation set (``val=None``) and
-    ``net.train.selection`` keeps the final epoch.
+    ``net.train.selection`` keeps the final epoch.  ``widths``: the slimmable network's widths for the
+    controlled variant (``cfg.wide_widths``), checkpointed under their own name.
     """
     cfg = run.cfg
     dataset = dataset or cfg.datasets[0]
@@ -226,15 +235,40 @@ def train(run: config.Run, seed: int, network: str, scheme: str, *, dataset: str
     splits = (sets or load(cfg, [dataset]))[dataset]
     net = getattr(cfg, network)
     config.seed_everything(seed)
-    student = build(network, cfg, splits["train"])
+    student = build(network, cfg, splits["train"], widths)
+    tag = network if widths is None else f"{network}-w{'-'.join(f'{w:g}' for w in widths)}"
     return fit(InPlace(student, scheme, net.T, cfg.lam, net.soft_ce), splits["train"], splits["val"], net.train,
                augment=data.random_shift_flip if cfg.augment else None,
-               checkpoint=run.checkpoints / f"{network}-{scheme}-{dataset}-seed{seed}.pt", seed=seed,
-               device=run.device, progress=progress, desc=f"06 {network} {scheme} {dataset} seed {seed}")
+               checkpoint=run.checkpoints / f"{tag}-{scheme}-{dataset}-seed{seed}.pt", seed=seed,
+               device=run.device, progress=progress, desc=f"06 {tag} {scheme} {dataset} seed {seed}")
+
+
+def train_wide(run: config.Run, seed: int, scheme: str, **options) -> FitResult:
+    """The controlled variant's run: the slimmable network with the profile's ``wide_widths``."""
+    if run.cfg.wide_widths is None:
+        raise ValueError(f"the {run.profile} profile has no wide_widths: set them to run the wide-gap variant")
+    return train(run, seed, "slimmable", scheme, widths=run.cfg.wide_widths, **options)
 
 
 RUNS = {f"{network}-{scheme}": partial(train, network=network, scheme=scheme)
         for network in NETWORKS for scheme in losses.SCHEMES}
+RUNS |= {f"slimmable-wide-{scheme}": partial(train_wide, scheme=scheme) for scheme in losses.SCHEMES}
+
+
+def scheme_verdicts(results: pd.DataFrame, network: str, data_title: str) -> pd.DataFrame:
+    """Each distillation scheme against no distillation, over the seeds (:func:`kdcourse.metrics.verdict`):
+    on the average over the sub-models and on the smallest sub-model alone (points)."""
+    frame = results[(results.network == network) & (results.data == data_title)]
+    views = {"average over sub-models": frame.groupby(["scheme", "seed"]).accuracy.mean(),
+             "smallest sub-model": frame[frame["index"] == 1].set_index(["scheme", "seed"]).accuracy}
+    rows = []
+    for scheme in [s for s in pd.unique(frame.scheme) if s != "none"]:
+        row = {"scheme": NAMES[scheme]}
+        for view, acc in views.items():
+            gain, noise, word = metrics.verdict(acc[scheme], acc["none"], better="better beyond 2 std")
+            row |= {f"{view}: gain (points)": gain, f"{view}: 2 std": noise, f"{view}: verdict": word}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("scheme")
 
 
 def kept(result: FitResult) -> str:

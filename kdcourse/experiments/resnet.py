@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import config, data
 from ..data import TensorData
-from ..distillers import KD, CrossEntropy, Distiller
+from ..distillers import DIST, DKD, KD, CrossEntropy, Distiller, StandardizedKD
 from ..engine import FitResult, Selection, TeacherCache, TrainSpec, fit
 from ..models import transfer
 from .base import Override, profiles, teacher_store
@@ -100,21 +100,29 @@ PAPER = ResNetSpec(
 PROFILES = profiles(
     PAPER,
     cpu=Override("offline, 2 CPU cores: the named stand-in (Fashion-MNIST at seed 000's 780 / 260 / 260 images "
-                 "per class, padded to 32 px), both networks from scratch (ImageNet weights for ResNets are "
-                 "online only), a few epochs with StepLR and patience scaled to them, one seed (the three "
-                 "ResNets take ~5 min on 2 cores); floors from measured runs with a margin",
-                 {"data": "standin", "folder": None, "image_size": 32, "seeds": (0,), "latency_reps": 10,
-                  "teacher.epochs": 5, "teacher.step_size": 3, "teacher.selection.patience": 2,
+                 "per class, padded to 32 px); ImageNet weights for ResNets are online only, so the teacher gets "
+                 "its advantage as seed 000's did, from pre-training on more images: 3 epochs (lr 1e-3, then 1e-4 "
+                 "for the last) on the 49,600 Fashion-MNIST training images outside the student's subset -- 2 "
+                 "epochs left it 2.4 points ahead of the student, short of the 3 asked for -- then Table I's "
+                 "fine-tuning on the subset at a tenth of its lr (at 1e-3 one epoch undid the pre-training: "
+                 "90.3 -> 75.8 % val), while the student sees the subset alone; a few epochs with StepLR and "
+                 "patience scaled to them, 3 seeds; floors from measured runs with a margin",
+                 {"data": "standin", "folder": None, "image_size": 32, "seeds": (0, 1, 2), "latency_reps": 10,
+                  "teacher_pretrain": TrainSpec(epochs=3, lr=1e-3, batch_size=128, optimizer="adam",
+                                                weight_decay=1e-4, step_size=2, gamma=0.1),
+                  "teacher.epochs": 2, "teacher.lr": 1e-4, "teacher.step_size": 1, "teacher.selection.patience": 2,
                   "teacher_pretrained": False,
                   "student.epochs": 4, "student.step_size": 1, "student.selection.patience": 3,
-                  "min_teacher_val_acc": 0.85, "min_student_val_acc": 0.84}),
-    smoke=Override("nbval in CI: 200 / 100 / 200 stand-in images, 2 epochs of batch 16 with the lr halved every "
-                   "epoch, one latency round, loose floors",
+                  "min_teacher_val_acc": 0.85, "min_student_val_acc": 0.84, "min_teacher_lead": 0.03}),
+    smoke=Override("nbval in CI: 200 / 100 / 200 stand-in images (400 to pre-train on), 2 epochs of batch 16 with "
+                   "the lr halved every epoch, 2 seeds, one latency round, loose floors",
                    {"n_train": 200, "n_val": 100, "n_test": 200, "latency_reps": 3, "latency_rounds": 1,
+                    "teacher_pretrain": TrainSpec(epochs=1, batch_size=32), "n_pretrain": 400, "seeds": (0, 1),
                     "teacher.epochs": 2, "teacher.batch_size": 16, "teacher.step_size": 1, "teacher.gamma": 0.5,
                     "teacher.selection.patience": 5,
                     "student.epochs": 2, "student.batch_size": 16, "student.selection.patience": 10,
-                    "min_teacher_val_acc": 0.25, "min_student_val_acc": 0.20, "min_agreement": 0.20}))
+                    "min_teacher_val_acc": 0.25, "min_student_val_acc": 0.20, "min_agreement": 0.20,
+                    "min_teacher_lead": -1.0}))
 
 
 def splits(cfg: ResNetSpec) -> dict[str, TensorData]:
@@ -174,8 +182,15 @@ def teacher(run: config.Run, seed: int = 0, sets: dict[str, TensorData] | None =
 
 
 def method(name: str, net, cache: TeacherCache, cfg: ResNetSpec) -> Distiller:
-    """``ce``: the student on the labels alone (not in seed 000); ``kd``: eq. 3 at seed 000's T and alpha."""
-    methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha)}
+    """``ce``: the student on the labels alone (not in seed 000); ``kd``: eq. 3 at seed 000's T and alpha;
+    the newer logit losses with their authors' settings (issue 14): ``dkd`` (mdistiller: T 4, alpha 1, beta 8,
+    its 20-of-240-epoch warm-up scaled to this budget), ``dist`` (T 1, beta = gamma = 1: the paper's ImageNet
+    setting) and ``kd_std`` (KD on standardized logits: T 2, KD weight 9, CE 0.1)."""
+    warmup = max(1, round(cfg.student.epochs * 20 / 240))
+    methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha),
+               "dkd": lambda: DKD(net, cache, T=4.0, alpha=1.0, beta=8.0, warmup=warmup),
+               "dist": lambda: DIST(net, cache, T=1.0, beta=1.0, gamma=1.0),
+               "kd_std": lambda: StandardizedKD(net, cache, T=2.0, kd=9.0, ce=0.1)}
     if name not in methods:
         raise ValueError(f"notebook 04 has the methods {sorted(methods)}, not {name!r}")
     return methods[name]()
@@ -195,7 +210,8 @@ def student(run: config.Run, name: str, seed: int, sets: dict[str, TensorData] |
                progress=progress, device=run.device, desc=f"04 student {name} seed {seed}")
 
 
-RUNS = {"teacher": teacher, "pretrain": pretrain, "ce": partial(student, name="ce"), "kd": partial(student, name="kd")}
+RUNS = {"teacher": teacher, "pretrain": pretrain,
+        **{name: partial(student, name=name) for name in ("ce", "kd", "dkd", "dist", "kd_std")}}
 
 
 def _settings(c: ResNetSpec, role: str) -> dict:

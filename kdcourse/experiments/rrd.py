@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config, data, losses, metrics, models
-from ..distillers import KD, CrossEntropy, Distiller, FeatureKD
+from ..distillers import CRD, KD, CrossEntropy, Distiller, FeatureKD
 from ..engine import FitResult, Layers, Selection, TeacherCache, TrainSpec, fit, hooks, predict
 from .base import Override, profiles
 
@@ -99,6 +99,12 @@ class RRDSpec:
     max_rrd_drop: float                # RRD's likewise
     min_teacher_lead: float            # the teacher's test accuracy must exceed no KD's mean by more than this
     min_kd_corr_reduction: float       # KD's mean |M_teacher - M_student| must be below no KD's by more (Fig. 1)
+    # the controlled variant (section 4b): RRD and RRD+KD students on only this many training images (the same
+    # teacher), where KD's soft targets carry the most per image; None: not run
+    variant_n_train: int | None = None
+    # CRD (Tian et al. 2020), the baseline of seed 001's Table 1: negatives drawn from its memory bank (the
+    # paper's 16,384; fewer than the training images, which the bank holds one row each)
+    crd_negatives: int = 16384
 
     def __post_init__(self):
         if self.train_split not in ("train", "full"):
@@ -139,14 +145,15 @@ PROFILES = profiles(
                   "teacher.nesterov": True, "student.nesterov": True, "teacher.selection": Selection(),
                   "student.selection": Selection(), "rrd.t_t": 0.07,
                   "teacher.epochs": 6, "student.epochs": 5, "rrd.queue_size": 2048,
-                  "min_teacher_acc": 0.83, "min_student_acc": 0.70, "max_kd_drop": 0.02, "max_rrd_drop": 0.03}),
+                  "min_teacher_acc": 0.83, "min_student_acc": 0.70, "max_kd_drop": 0.02, "max_rrd_drop": 0.03,
+                  "variant_n_train": 2000, "crd_negatives": 2048}),
     smoke=Override("nbval in CI: 600 / 200 / 500 images, 2 seeds, a resnet14x0.5 teacher, 3 epochs at a constant rate, "
                    "a queue of 256, loose floors",
                    {"n_train": 600, "n_val": 200, "n_test": 500, "seeds": (0, 1),
                     "teacher_net": Arch("resnet14x0.5", 14, (8, 8, 16, 32)),
                     "teacher.step_size": None, "teacher.epochs": 3, "student.step_size": None, "student.epochs": 3,
                     "rrd.queue_size": 256, "min_teacher_acc": 0.4, "min_student_acc": 0.2, "max_kd_drop": 0.25,
-                    "max_rrd_drop": 0.2}))
+                    "max_rrd_drop": 0.2, "variant_n_train": 300, "crd_negatives": 256}))
 
 # seed 001 Table 1, the whole resnet32x4 -> resnet8x4 column (CIFAR-100, test %), every row as printed and in
 # the printed order; DistPro is "n/a" there and left out.  ``reported`` above holds the rows run here.
@@ -156,6 +163,12 @@ SEED001_TABLE1_R8X4 = {
     "CRD+KD": 75.46, "OFD": 74.95, "WSLD": 74.79, "IPWD": 76.03, "SRRL": 75.39, "SemCKD": 76.23, "ReviewKD": 75.63,
     "SimKD": 78.08, "NORM": 76.49, "NORM+KD": 76.98, "NORM+CRD": 76.49, "WCoRD": 75.95, "WCoRD+KD": 76.15,
     "CRCD": 76.42, "FKD": 75.57, "ITRD (corr)": 75.63, "ITRD (corr+mi)": 76.19, "RRD": 74.48, "RRD+KD": 75.08}
+
+# CRD and CRD+KD (issue 14): headless runs and method() builders, not yet in the notebook's loop
+BASELINES = {"crd": "CRD", "crd_kd": "CRD+KD"}
+
+# the methods of the controlled variant (fewer training images): the pair of the reversed headline
+VARIANT_METHODS = ("rrd", "rrd_kd")
 
 # the comparisons of seed 001's Table 1 that notebook 07 re-measures: (a, b), "is a above b?"
 COMPARISONS = [("KD", "no KD"), ("FitNets", "no KD"), ("AT", "no KD"), ("RRD", "no KD"), ("RRD+KD", "no KD"),
@@ -247,11 +260,17 @@ def setup(run: config.Run, progress: bool = False) -> SimpleNamespace:
     return d
 
 
-def method(name: str, net, shared: SimpleNamespace, cfg: RRDSpec) -> Distiller:
+def method(name: str, net, shared: SimpleNamespace, cfg: RRDSpec, train_set: data.TensorData | None = None
+           ) -> Distiller:
     """Method ``name``'s distiller for the student ``net``.  Build it right after the student: the FitNets
-    regressor and RRD's embeddings and queue draw their initial values from the same seeded stream."""
+    regressor and RRD's embeddings and queue draw their initial values from the same seeded stream.
+    ``train_set``: the images the student trains on (CRD's memory bank holds a row per image; default
+    ``shared.train``)."""
     w, d, cache = cfg.weights, shared.dims, shared.cache
     rrd = partial(losses.RRDLoss, d.s_dim, d.t_dim, **dataclasses.asdict(cfg.rrd))
+    # one memory-bank row per training image (the student's; fewer with the variant's n_train)
+    crd = lambda: losses.CRDLoss(d.s_dim, d.t_dim, len(shared.train if train_set is None else train_set),  # noqa: E731
+                                 n_negatives=cfg.crd_negatives)
     builders = {
         "ce": lambda: CrossEntropy(net),
         "kd": lambda: KD(net, cache, w.T, w.kd_alpha),   # (1 - alpha) CE + alpha T^2 KL
@@ -264,6 +283,9 @@ def method(name: str, net, shared: SimpleNamespace, cfg: RRDSpec) -> Distiller:
                                     name="RRD+KD"),
         "rrd_nostopgrad": lambda: FeatureKD(net, cache, rrd(detach_teacher=False), PENULTIMATE, beta=w.rrd_beta,
                                             name="RRD as printed"),
+        # RepDistiller's README: CRD `-r 1 -a 0 -b 0.8`, CRD+KD `-r 1 -a 1 -b 0.8` (KD at --kd_T 4)
+        "crd": lambda: CRD(net, cache, crd(), PENULTIMATE, ce=1.0, kd=0.0, beta=0.8, name="CRD"),
+        "crd_kd": lambda: CRD(net, cache, crd(), PENULTIMATE, ce=1.0, kd=1.0, T=4.0, beta=0.8, name="CRD+KD"),
     }
     if name not in builders:
         raise ValueError(f"notebook 07 has the methods {sorted(builders)}, not {name!r}")
@@ -271,18 +293,34 @@ def method(name: str, net, shared: SimpleNamespace, cfg: RRDSpec) -> Distiller:
 
 
 def train(run: config.Run, name: str, seed: int, shared: SimpleNamespace | None = None,
-          progress: bool = False) -> FitResult:
+          progress: bool = False, n_train: int | None = None) -> FitResult:
     """One student: seeded student, then its distiller, then the fit; checkpointed, so a finished run (for
-    example one trained headless with ``python -m kdcourse train``) is loaded."""
+    example one trained headless with ``python -m kdcourse train``) is loaded.  ``n_train``: the student sees
+    only the first ``n_train`` training images (the controlled variant; the teacher is the same), checkpointed
+    as ``{name}-n{n_train}-seed{seed}.pt``."""
     cfg = run.cfg
     s = setup(run, progress=progress) if shared is None else shared
-    distiller = method(name, network(cfg.student_net, s.train, seed), s, cfg)
-    return fit(distiller, s.train, s.val, cfg.student, track=s.track, augment=s.augment,
-               checkpoint=run.checkpoints / f"{name}-seed{seed}.pt", seed=seed, progress=progress,
-               device=run.device, desc=f"07 {name} seed {seed}")
+    train_set, tag = s.train, name
+    if n_train is not None:
+        if not 0 < n_train <= len(s.train):
+            raise ValueError(f"n_train must be in 1..{len(s.train)} (the training images), got {n_train}")
+        train_set, tag = s.train.subset(range(n_train)), f"{name}-n{n_train}"
+    distiller = method(name, network(cfg.student_net, train_set, seed), s, cfg, train_set)
+    return fit(distiller, train_set, s.val, cfg.student, track=s.track, augment=s.augment,
+               checkpoint=run.checkpoints / f"{tag}-seed{seed}.pt", seed=seed, progress=progress,
+               device=run.device, desc=f"07 {tag} seed {seed}")
 
 
-RUNS = {"teacher": train_teacher, **{name: partial(train, name=name) for name in LABELS}}
+def train_fewer(run: config.Run, name: str, seed: int, **options) -> FitResult:
+    """The controlled variant's run: method ``name`` on the profile's ``variant_n_train`` training images."""
+    if run.cfg.variant_n_train is None:
+        raise ValueError(f"the {run.profile} profile has no variant_n_train: set it to run the fewer-images variant")
+    return train(run, name, seed, n_train=run.cfg.variant_n_train, **options)
+
+
+RUNS = {"teacher": train_teacher, **{name: partial(train, name=name) for name in LABELS},
+        **{f"{name}-fewer": partial(train_fewer, name=name) for name in VARIANT_METHODS},
+        **{name: partial(train, name=name) for name in BASELINES}}
 
 
 def sizes(shared: SimpleNamespace) -> str:
