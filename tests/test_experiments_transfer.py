@@ -25,7 +25,8 @@ def test_every_profile_exists_and_is_a_typed_spec(notebook):
     for profile, spec in module.PROFILES.items():
         assert type(spec) is type(module.PAPER), profile
     extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd"},   # Q3's baseline, Table III
-             "04_resnet34_to_resnet18": {"pretrain"}}.get(notebook, set())            # the stand-in's ImageNet
+             "04_resnet34_to_resnet18": {"pretrain",                                  # the stand-in's ImageNet
+                                         "dkd", "dist", "kd_std"}}.get(notebook, set())  # issue 14's logit losses
     assert set(experiments.runs(notebook)) == {"teacher", "ce", "kd"} | extra
 
 
@@ -104,7 +105,7 @@ def test_04_checkpoint_names_are_the_notebooks():
     with pytest.raises(ValueError, match="notebook 04 has the methods"):
         resnet.method("fitnets", net, None, cfg)
     table = resnet.settings_table(resnet.PROFILES["cpu"], "cpu")
-    assert table.loc["epochs"].tolist() == ["5", "4", "20", "80"]
+    assert table.loc["epochs"].tolist() == ["2", "4", "20", "80"]   # the teacher's 2: fine-tuning after pre-training
     assert table.loc["patience"].tolist() == ["2", "3", "5", "10"]
 
 
