@@ -37,7 +37,7 @@ TEACHERS = (
     ("03_mhist_transfer_kd", "teacher"),                    # EfficientNet-Lite2, the teacher that teaches
     ("03_mhist_transfer_kd", "subclass_teacher"),
     ("07_rrd", "teacher"),                                  # resnet32x0.5
-    ("04_resnet34_to_resnet18", "teacher"),                 # ResNet34: pre-trained on the 49,600 other images, then fine-tuned
+    ("04_resnet34_to_resnet18", "teacher"),                 # ResNet34: pre-trained, then fine-tuned
 )
 
 

@@ -247,12 +247,7 @@ def _subclass_head(net: transfer.TransferNet, seed: int, outputs: int) -> nn.Mod
     else:                              # a Sequential head (the cpu profile's): replace its last linear layer
         parent, _, child = name.rpartition(".")
         setattr(net.head.get_submodule(parent) if parent else net.head, child, new)
-    part = net.trainable_part()
-    # trainable whatever happened to ``net`` before: a TeacherCache of it (the notebook's order, not a headless
-    # run's) switches its gradients off, and a deep copy keeps that, which froze all but the new layer
-    for p in part.parameters():
-        p.requires_grad_(True)
-    return part
+    return net.trainable_part()     # trainable even if ``net`` was cached (TransferNet.restart sees to it)
 
 
 def subclass_teacher(run: config.Run, seed: int = 0, shared: SimpleNamespace | None = None,

@@ -169,9 +169,14 @@ class TransferNet(nn.Module):
 
         The head is re-initialised after ``seed_everything(seed)``, so every
         seed of an experiment starts from the same backbone and its own head.
+        The trainable part is trainable again: a TeacherCache of the model (or of
+        a deep copy's original) switches its gradients off, which would otherwise
+        leave a restarted teacher training nothing but a freshly built layer.
         """
         if self._start is not None:
             self.blocks[self.n_frozen:].load_state_dict(self._start)
+        for p in self.trainable_part().parameters():
+            p.requires_grad_(True)
         config.seed_everything(seed)
         for m in self.head.modules():
             if isinstance(m, nn.Linear):
