@@ -9,6 +9,12 @@ different image) compared paired, image by image.  Per-channel maps (Fig. 11's
 kind) are illustrated with EfficientNet-Lite0 (ImageNet weights) on two
 photographs; Fig. 11's claim itself (teacher and KD student agree in every
 channel) is measured in notebook 03.
+
+The controlled variant (section 4b, issue 13) changes one thing, the
+student's architecture: students with the teacher's own CNN
+(:func:`student_cnn`, a fresh initialisation), with KD (``RUNS["cnn-kd"]``)
+and without (``RUNS["cnn-ce"]``), from the same initial weights, with the MLP
+students' alpha, T and TrainSpec (its epochs ``variant_student_epochs``).
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import config, saliency
+from .. import config, models, saliency
 from ..distillers import KD, CrossEntropy
 from ..engine import FitResult, TrainSpec, fit
 from . import mnist
@@ -43,24 +49,36 @@ class SaliencySpec:
     max_ci_half_width: float           # the teacher-vs-KD-student mean rho, 95 % CI half-width
     min_channel_rho: float             # channel maps of one photo: mean rank correlation
     min_compare: int                   # at least this many images in the comparison
+    # the controlled variant (section 4b): students with the teacher's architecture, trained with the MLP
+    # students' TrainSpec (optimizer, lr, batch) for this many epochs
+    variant_student_epochs: int
 
 
 PAPER = SaliencySpec(
     student=TrainSpec(epochs=12, batch_size=256, lr=1e-3), kd_alpha=0.9, kd_T=20.0, n_show=5, n_compare=10000,
     smoothgrad_n=50, smoothgrad_sigma=0.15, rgb_model="efficientnet-lite0", rgb_size=224, rgb_smoothgrad_n=50,
-    min_student_acc=0.98, max_ci_half_width=0.02, min_channel_rho=0.3, min_compare=200)
+    min_student_acc=0.98, max_ci_half_width=0.02, min_channel_rho=0.3, min_compare=200, variant_student_epochs=12)
 
 PROFILES = profiles(
     PAPER,
     cpu=Override("2 CPU cores: 8 epochs (the students are past 97.5 %), 1,000 test images and 16 SmoothGrad "
-                 "copies for the maps", {"student.epochs": 8, "n_compare": 1000, "smoothgrad_n": 16,
-                                         "rgb_smoothgrad_n": 16, "min_student_acc": 0.975, "max_ci_half_width": 0.05}),
-    smoke=Override("nbval in CI: 2 epochs of batch 128, 4 images shown, 200 compared, 8 (RGB: 4) SmoothGrad copies",
+                 "copies for the maps; the variant's CNN students 3 epochs (the teacher's own cpu budget; an "
+                 "epoch of the CNN took 3-6 minutes on 2 shared cores, 20-35 times the MLP's)",
+                 {"student.epochs": 8, "n_compare": 1000, "smoothgrad_n": 16, "rgb_smoothgrad_n": 16,
+                  "min_student_acc": 0.975, "max_ci_half_width": 0.05, "variant_student_epochs": 3}),
+    smoke=Override("nbval in CI: 2 epochs of batch 128 (the variant's CNN students too), 4 images shown, 200 "
+                   "compared, 8 (RGB: 4) SmoothGrad copies",
                    {"student.epochs": 2, "student.batch_size": 128, "n_show": 4, "n_compare": 200, "smoothgrad_n": 8,
-                    "rgb_smoothgrad_n": 4, "min_student_acc": 0.75, "max_ci_half_width": 0.1}))
+                    "rgb_smoothgrad_n": 4, "min_student_acc": 0.75, "max_ci_half_width": 0.1,
+                    "variant_student_epochs": 2}))
 
 # the students' methods and their names in tables and figures
 METHODS = {"kd": "student with KD", "ce": "student without KD"}
+# the controlled variant's students (the teacher's architecture): run names (checkpoints, the command line) and labels
+CNN_METHODS = {"cnn-kd": "CNN student with KD", "cnn-ce": "CNN student without KD"}
+# the variant's students are initialised from seed + CNN_INIT_OFFSET: seed 0 itself would give them the teacher's
+# own initial weights (mnist.teacher draws them right after seed_everything(0))
+CNN_INIT_OFFSET = 1
 
 # seed 004, Task 1 Q13 (Fig. 7), quoted; it gives no number
 SEED004_Q13 = {
@@ -71,15 +89,50 @@ SEED004_Q13 = {
 }
 
 
+def distiller(name: str, net: torch.nn.Module, cfg: SaliencySpec, cache):
+    """The objective of run ``name``: KD at the spec's alpha and T (``kd``, ``cnn-kd``; ``cache``: the teacher's
+    TeacherCache) or the labels alone (``ce``, ``cnn-ce``)."""
+    if name not in METHODS and name not in CNN_METHODS:
+        raise ValueError(f"notebook 09's students are {sorted(METHODS) + sorted(CNN_METHODS)}, not {name!r}")
+    return KD(net, cache, cfg.kd_T, cfg.kd_alpha) if name.endswith("kd") else CrossEntropy(net)
+
+
 def train(run: config.Run, name: str, seed: int = 0, shared=None, progress: bool = False) -> FitResult:
     """One student (``kd``: KD at alpha 0.9, T 20; ``ce``: the labels alone), from the same seeded initial
     weights; checkpointed, so a finished (or headless) run is loaded."""
     if name not in METHODS:
-        raise ValueError(f"notebook 09's students are {sorted(METHODS)}, not {name!r}")
+        raise ValueError(f"notebook 09's MLP students are {sorted(METHODS)}, not {name!r}"
+                         + (" (a CNN student of the variant: experiment.train_cnn)" if name in CNN_METHODS else ""))
     cfg, m = run.cfg, shared or mnist.setup(run, progress=progress)
     net = mnist.student_mlp(seed)
-    distiller = KD(net, m.cache, cfg.kd_T, cfg.kd_alpha) if name == "kd" else CrossEntropy(net)
-    return fit(distiller, m.train, m.val, cfg.student, checkpoint=run.checkpoints / f"{name}-seed{seed}.pt",
+    return fit(distiller(name, net, cfg, m.cache), m.train, m.val, cfg.student,
+               checkpoint=run.checkpoints / f"{name}-seed{seed}.pt",
+               seed=seed, progress=progress, device=run.device, desc=f"09 {name} seed {seed}")
+
+
+def student_cnn(seed: int = 0) -> models.TeacherCNN:
+    """The variant's student: the teacher's architecture (:class:`~kdcourse.models.TeacherCNN`), freshly
+    initialised from ``seed + CNN_INIT_OFFSET`` (not the teacher's own initial weights)."""
+    config.seed_everything(seed + CNN_INIT_OFFSET)
+    return models.TeacherCNN()
+
+
+def variant_spec(cfg: SaliencySpec) -> TrainSpec:
+    """The variant's training: the MLP students' TrainSpec (optimizer, lr, batch) with its own epochs."""
+    return cfg.student.but(epochs=cfg.variant_student_epochs)
+
+
+def train_cnn(run: config.Run, name: str, seed: int = 0, shared=None, progress: bool = False) -> FitResult:
+    """The controlled variant's student (``cnn-kd``: KD at the MLP students' alpha and T; ``cnn-ce``: the labels
+    alone): the teacher's architecture, both from the same fresh initial weights, trained on the same splits;
+    checkpointed as ``cnn-kd-seed0.pt`` / ``cnn-ce-seed0.pt``, so a finished (or headless) run is loaded."""
+    if name not in CNN_METHODS:
+        raise ValueError(f"notebook 09's CNN students (the controlled variant) are {sorted(CNN_METHODS)}, "
+                         f"not {name!r}" + (" (an MLP student: experiment.train)" if name in METHODS else ""))
+    cfg, m = run.cfg, shared or mnist.setup(run, progress=progress)
+    net = student_cnn(seed)
+    return fit(distiller(name, net, cfg, m.cache), m.train, m.val, variant_spec(cfg),
+               checkpoint=run.checkpoints / f"{name}-seed{seed}.pt",
                seed=seed, progress=progress, device=run.device, desc=f"09 {name} seed {seed}")
 
 
@@ -149,6 +202,63 @@ def closeness(p: dict) -> str:
     return f"no significant difference in the mean: {ci}"
 
 
+def direction(p: dict) -> str:
+    """Where KD moved a student's maps, from a paired difference rho(T, KD) - rho(T, no KD) (:func:`paired_difference`):
+    ``"closer"`` (95 % CI above 0), ``"further"`` (below 0) or ``"neither"`` (the CI includes 0)."""
+    return "closer" if p["ci"][0] > 0 else "further" if p["ci"][1] < 0 else "neither"
+
+
+def difference_text(p: dict) -> str:
+    """A paired difference as text: ``+0.012 (95% CI +0.004 to +0.020)``."""
+    return f"{p['mean']:+.3f} (95% CI {p['ci'][0]:+.3f} to {p['ci'][1]:+.3f})"
+
+
+def rho_text(row: pd.Series) -> str:
+    """A mean rho with its 95 % CI, from a row of :func:`against_chance` or :func:`variant_table`:
+    ``0.248 [0.240, 0.255]``."""
+    return f"{row['rho']:.3f} [{row['rho CI low']:.3f}, {row['rho CI high']:.3f}]"
+
+
+def output_match(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> dict[str, float]:
+    """How closely a student's outputs follow the teacher's on the same images: top-1 agreement, and the mean
+    per-image Pearson correlation of the two logit vectors (what KD at a high T matches: the logits up to a
+    shift, Hinton et al. 2015 section 2.1)."""
+    s, t = student_logits.double(), teacher_logits.double()
+    s, t = s - s.mean(1, keepdim=True), t - t.mean(1, keepdim=True)
+    r = (s * t).sum(1) / (s.norm(dim=1) * t.norm(dim=1)).clamp_min(1e-12)
+    agree = (student_logits.argmax(1) == teacher_logits.argmax(1)).double().mean().item()
+    return {"top-1 agreement with teacher": agree, "logit correlation with teacher": r.mean().item()}
+
+
+def variant_table(vs_chance: pd.DataFrame, paired: dict[str, dict[str, dict]], per_student: dict[str, dict],
+                  arms: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Section 4b's table: one row per kind of map, student architecture and objective, with the student's own
+    numbers (test accuracy, ...), mean rho(teacher, student) on the same image [95 % CI], the fraction of images
+    with rho < 0, the paired difference above chance [95 % CI], and, on the KD row of each architecture, the
+    paired difference rho(teacher, KD student) - rho(teacher, no-KD student) [95 % CI] (NaN on the no-KD row).
+
+    vs_chance   :func:`against_chance` of every student (index: kind of map, student label)
+    paired      architecture -> kind of map -> :func:`paired_difference` (KD student minus no-KD student)
+    per_student student label -> its own columns, e.g. {"test accuracy": 0.98, "top-1 agreement with teacher": ...}
+    arms        architecture -> (the KD student's label, the no-KD student's label)
+    """
+    rows = []
+    for kind in dict.fromkeys(k for k, _ in vs_chance.index):
+        for arch, students in arms.items():
+            p = paired[arch][kind]
+            for label, with_kd in zip(students, (True, False)):
+                r = vs_chance.loc[(kind, label)]
+                rows.append({"maps": kind, "student architecture": arch, "KD": "with KD" if with_kd else "without KD",
+                             **per_student[label], "rho": r["rho"], "rho CI low": r["rho CI low"],
+                             "rho CI high": r["rho CI high"], "fraction rho < 0": r["fraction rho < 0"],
+                             "above chance": r["above chance"], "above chance CI low": r["above chance CI low"],
+                             "above chance CI high": r["above chance CI high"],
+                             "KD - no KD": p["mean"] if with_kd else np.nan,
+                             "KD - no KD CI low": p["ci"][0] if with_kd else np.nan,
+                             "KD - no KD CI high": p["ci"][1] if with_kd else np.nan})
+    return pd.DataFrame(rows).set_index(["maps", "student architecture", "KD"])
+
+
 def smoothness(maps: torch.Tensor) -> torch.Tensor:
     """Per image, the Pearson correlation of each map pixel with its right and lower neighbours (averaged):
     near 0 for speckle, near 1 for broad blobs."""
@@ -212,4 +322,5 @@ def results_vs_source(vs_chance: pd.DataFrame, verdict: str, paired: dict, chann
     return pd.DataFrame(rows, columns=["question", "this run", "seed 004"]).set_index("question")
 
 
-RUNS = {name: partial(train, name=name) for name in METHODS}
+RUNS = {**{name: partial(train, name=name) for name in METHODS},
+        **{name: partial(train_cnn, name=name) for name in CNN_METHODS}}
