@@ -24,7 +24,8 @@ def test_every_profile_exists_and_is_a_typed_spec(notebook):
     assert module.PROFILES["paper"] is module.PAPER and dataclasses.is_dataclass(module.PAPER)
     for profile, spec in module.PROFILES.items():
         assert type(spec) is type(module.PAPER), profile
-    extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd"},   # Q3's baseline, Table III
+    extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd",    # Q3's baseline, Table III
+                                      "ce-fewer", "kd-fewer"},                         # issue 13's variant
              "04_resnet34_to_resnet18": {"pretrain",                                  # the stand-in's ImageNet
                                          "dkd", "dist", "kd_std"}}.get(notebook, set())  # issue 14's logit losses
     assert set(experiments.runs(notebook)) == {"teacher", "ce", "kd"} | extra
