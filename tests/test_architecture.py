@@ -3,7 +3,7 @@
 (a) Layers point one way.  Every module of kdcourse/ belongs to a layer, and no module imports one of a
     higher layer (relative or absolute imports, at the top of a file or inside a function):
 
-        0  losses, metrics, data, io, config, plots, efficiency, saliency, report, scorecard
+        0  losses, metrics, data, io, config, plots, efficiency, saliency, report, scorecard, baselines
         1  models
         2  engine
         3  distillers, ban
@@ -28,7 +28,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 LAYERS = {
     **dict.fromkeys(["losses", "metrics", "data", "io", "config", "plots", "efficiency", "saliency", "report",
-                     "scorecard"], 0),
+                     "scorecard", "baselines"], 0),
     "models": 1,
     "engine": 2,
     "distillers": 3, "ban": 3,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kdcourse import experiments
-from kdcourse.engine import TrainSpec
-from kdcourse import data
+from kdcourse.engine import TeacherCache, TrainSpec
+from kdcourse import data, models
 from kdcourse.experiments import mnist, mnist_kd, saliency, subclass, temperature
 
 MODULES = {"mnist": mnist, "01_temperature": temperature, "02_mnist_kd": mnist_kd,
@@ -58,11 +58,16 @@ def test_02_sources_numbers_and_best_setting_are_the_same_in_every_profile():
 
 
 def test_02_runs_and_labels():
-    assert set(mnist_kd.RUNS) == {"ce", "kd", "hinton-teacher", "hinton-ce", "hinton-kd"}   # section 8: Hinton's own
+    assert set(mnist_kd.RUNS) == {"ce", "kd", "hinton-teacher", "hinton-ce", "hinton-kd",   # section 8: Hinton's own
+                                  "dkd", "dist", "kd_std"}                              # section 8b: issue 14
     with pytest.raises(ValueError, match="Hinton setting has the methods"):
         mnist_kd.hinton_student(types.SimpleNamespace(cfg=mnist_kd.PAPER, profile="smoke"), "fitnets", 0,
                                 sets={"train": None, "val": None, "test": None})
     assert mnist_kd.labels(mnist_kd.PAPER) == {"ce": "no KD", "kd": "KD (α=0.9, T=20)"}
+    assert mnist_kd.baseline_labels() == {"dkd": "DKD", "dist": "DIST", "kd_std": "KD (standardized)"}
+    net, cache = models.MLP(784, (16,)), TeacherCache(models.MLP(784, (16,)))
+    dkd = mnist_kd.method("dkd", net, cache, mnist_kd.PROFILES["cpu"])   # the authors' settings, 10 epochs
+    assert (dkd.T, dkd.alpha, dkd.beta, dkd.warmup) == (4.0, 1.0, 8.0, 1)
     with pytest.raises(ValueError, match="methods"):
         mnist_kd.method("fitnets", None, None, mnist_kd.PAPER)
 
@@ -205,7 +210,7 @@ def test_09_paper_profile_is_seed_004_s_students_and_smilkov_s_noise():
     for name, spec in saliency.PROFILES.items():
         assert spec.n_compare >= spec.min_compare >= 200, name   # enough images for a CI on the mean rho
         assert spec.smoothgrad_sigma == p.smoothgrad_sigma and (spec.kd_alpha, spec.kd_T) == (0.9, 20.0)
-    assert set(saliency.RUNS) == {"kd", "ce"}
+    assert set(saliency.RUNS) == {"kd", "ce", "cnn-kd", "cnn-ce"}
 
 
 def test_09_paired_difference_by_hand():

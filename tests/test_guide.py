@@ -35,8 +35,9 @@ def test_estimates_follow_the_spec():
     doubled = guide.work_02(dataclasses.replace(spec, student=spec.student.but(epochs=2 * spec.student.epochs),
                                                 sweep_epochs=2 * spec.sweep_epochs), "paper")
     assert doubled[0].image_epochs == 2 * base[0].image_epochs
-    # 5 seeds x 2 methods x 12 epochs + 3 alphas x 8 temperatures x 12 epochs, of 55,000 images
-    assert base[0].image_epochs == (5 * 2 * 12 + 3 * 8 * 12) * 55_000
+    # 5 seeds x 5 methods (no KD, KD, DKD, DIST, standardized KD) x 12 epochs + 3 alphas x 8 temperatures x 12
+    # epochs, of 55,000 images
+    assert base[0].image_epochs == (5 * 5 * 12 + 3 * 8 * 12) * 55_000
     est = guide.estimate(nb)
     assert est["paper_tflop"] > guide.tflop(nb, "cpu") > 0 and est["cpu_hours_estimate"] > 0
     assert est["gpu_hours_estimate"] > 0

@@ -176,3 +176,25 @@ class CRD(FeatureKD):
             return super()._step(batch)
         finally:
             self.loss.idx = None
+
+
+# the logit baselines a notebook runs beside its KD, by their command-line names, and their labels in tables
+LOGIT_BASELINES = {"dkd": "DKD", "dist": "DIST", "kd_std": "KD (standardized)"}
+
+
+def logit_baseline(name: str, student, teacher, epochs: int) -> Distiller:
+    """``name`` (a key of :data:`LOGIT_BASELINES`) with its authors' settings, for a run of ``epochs`` epochs:
+
+    dkd     mdistiller's CIFAR-100 setting: T 4, alpha 1, beta 8, CE 1; its warm-up of 20 epochs of 240 scaled
+            to this run, max(1, round(epochs x 20 / 240)) (its ImageNet ResNet34 -> ResNet18 configuration has
+            T 1, beta 0.5 and a 1-epoch warm-up; not used here)
+    dist    the paper's ImageNet setting: T 1, beta = gamma = 1, CE 1
+    kd_std  the authors' CIFAR-100 command: base temperature 2, KD weight 9, CE 0.1
+    """
+    builders = {"dkd": lambda: DKD(student, teacher, T=4.0, alpha=1.0, beta=8.0,
+                                   warmup=max(1, round(epochs * 20 / 240))),
+                "dist": lambda: DIST(student, teacher, T=1.0, beta=1.0, gamma=1.0),
+                "kd_std": lambda: StandardizedKD(student, teacher, T=2.0, kd=9.0, ce=0.1)}
+    if name not in builders:
+        raise ValueError(f"the logit baselines are {sorted(builders)}, not {name!r}")
+    return builders[name]()

@@ -98,11 +98,14 @@ def work_01(cfg, profile: str) -> list[Work]:
 
 
 def work_02(cfg, profile: str) -> list[Work]:
+    from ..distillers import LOGIT_BASELINES
     tr, va, te = _mnist_rows(profile)
-    main = 2 * len(cfg.seeds) * cfg.student.epochs + len(cfg.alphas) * len(cfg.temperatures) * cfg.sweep_epochs
+    methods = 2 + len(LOGIT_BASELINES)   # no KD, KD and section 8b's DKD, DIST and standardized KD
+    main = methods * len(cfg.seeds) * cfg.student.epochs + len(cfg.alphas) * len(cfg.temperatures) * cfg.sweep_epochs
     small = 2 * len(cfg.seeds) * cfg.small.epochs * sum(f * tr for f in cfg.fractions)
     teacher_pass = Work("teacher logits, once", models.TeacherCNN, (1, 28, 28), 0, tr + va + te)
-    return [Work("student MLPs: KD and no KD over the seeds, and the alpha x T sweep", _mlp, (1, 28, 28),
+    return [Work("student MLPs: no KD, KD, DKD, DIST and standardized KD over the seeds, and the alpha x T sweep",
+                 _mlp, (1, 28, 28),
                  main * tr, main * (va + te), cfg.student.batch_size),
             Work("small-data students", _mlp, (1, 28, 28), small, 0, cfg.small.batch_size), teacher_pass]
 
@@ -122,11 +125,14 @@ def work_08(cfg, profile: str) -> list[Work]:
 
 def work_09(cfg, profile: str) -> list[Work]:
     tr, va, _ = _mnist_rows(profile)
-    from .saliency import METHODS
-    n = len(METHODS)
+    from .saliency import CNN_METHODS, METHODS
+    n, n_cnn, epochs = len(METHODS), len(CNN_METHODS), cfg.variant_student_epochs
     return [Work("students MLP, with and without KD", _mlp, (1, 28, 28), n * tr * cfg.student.epochs,
                  n * va * cfg.student.epochs, cfg.student.batch_size),
-            Work("saliency maps (a gradient = a training step)", _mlp, (1, 28, 28), 3 * cfg.n_compare)]
+            Work("section 4b: students with the teacher's CNN, with and without KD", models.TeacherCNN, (1, 28, 28),
+                 n_cnn * tr * epochs, n_cnn * va * epochs, cfg.student.batch_size),
+            Work("saliency maps (a gradient = a training step)", _mlp, (1, 28, 28), 3 * cfg.n_compare),
+            Work("section 4b: the CNN students' saliency maps", models.TeacherCNN, (1, 28, 28), 3 * cfg.n_compare)]
 
 
 MHIST_IMAGES = 3_152                                   # 2,175 train (val cut from it) + 977 test (Wei et al.)
@@ -149,10 +155,10 @@ def work_04(cfg, profile: str) -> list[Work]:
     tr, va, te = (_n(getattr(cfg, f"n_{s}"), IMAGENET10_SIZES[s]) for s in ("train", "val", "test"))
     shape = (3, cfg.image_size, cfg.image_size)
     net = lambda arch: (lambda: resnet.network(arch, 10, False))   # noqa: E731
-    runs = 2 * len(cfg.seeds)
+    runs = (2 + len(resnet.LOGIT_BASELINES)) * len(cfg.seeds)   # no KD, KD and section 5b's DKD, DIST, std KD
     return [Work("ResNet34 teacher (at most its epochs; patience may stop it)", net(resnet.TEACHER_ARCH), shape,
                  tr * cfg.teacher.epochs, va * cfg.teacher.epochs + tr + te, cfg.teacher.batch_size),
-            Work(f"ResNet18 students, with and without KD ({runs} runs, at most their epochs)",
+            Work(f"ResNet18 students: no KD, KD, DKD, DIST and standardized KD ({runs} runs, at most their epochs)",
                  net(resnet.STUDENT_ARCH), shape, runs * tr * cfg.student.epochs, runs * va * cfg.student.epochs,
                  cfg.student.batch_size)]
 

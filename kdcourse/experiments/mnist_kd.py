@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import config, data, metrics, models
 from ..data import TensorData
-from ..distillers import KD, CrossEntropy, Distiller
+from ..distillers import KD, LOGIT_BASELINES, CrossEntropy, Distiller, logit_baseline
 from ..engine import FitResult, TeacherCache, TrainSpec, fit
 from . import mnist
 from .base import Override, profiles, teacher_store
@@ -100,16 +100,24 @@ def student(seed: int) -> models.MLP:
 
 
 def method(name: str, net, cache: TeacherCache, cfg: MnistKDSpec) -> Distiller:
-    """``ce``: the student alone; ``kd``: Hinton KD at seed 004's best alpha and T."""
+    """``ce``: the student alone; ``kd``: Hinton KD at seed 004's best alpha and T; ``dkd``, ``dist`` and
+    ``kd_std``: the newer logit losses with their authors' settings (:func:`distillers.logit_baseline`)."""
+    if name in LOGIT_BASELINES:
+        return logit_baseline(name, net, cache, cfg.student.epochs)
     methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.best_T, cfg.best_alpha)}
     if name not in methods:
-        raise ValueError(f"notebook 02 has the methods {sorted(methods)}, not {name!r}")
+        raise ValueError(f"notebook 02 has the methods {sorted([*methods, *LOGIT_BASELINES])}, not {name!r}")
     return methods[name]()
 
 
 def labels(cfg: MnistKDSpec) -> dict[str, str]:
     """The methods' names in tables and figures: ``ce`` -> "no KD", ``kd`` -> "KD (α=0.9, T=20)"."""
     return {"ce": "no KD", "kd": f"KD (α={cfg.best_alpha:g}, T={cfg.best_T:g})"}
+
+
+def baseline_labels() -> dict[str, str]:
+    """The newer logit losses run beside KD on the full training set: ``dkd`` -> "DKD", ..."""
+    return dict(LOGIT_BASELINES)
 
 
 def _fit(run: config.Run, m, distiller: Distiller, train_set: TensorData, spec: TrainSpec, seed: int,
@@ -261,5 +269,6 @@ def hinton_table(cfg: HintonSpec, teacher_errors: float, errors: pd.DataFrame) -
     return pd.DataFrame(rows).set_index("model")
 
 
-RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd"), "hinton-teacher": hinton_teacher,
+RUNS = {"ce": partial(train, name="ce"), "kd": partial(train, name="kd"),
+        **{name: partial(train, name=name) for name in LOGIT_BASELINES}, "hinton-teacher": hinton_teacher,
         "hinton-ce": partial(hinton_student, name="ce"), "hinton-kd": partial(hinton_student, name="kd")}

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import config, data
 from ..data import TensorData
-from ..distillers import DIST, DKD, KD, CrossEntropy, Distiller, StandardizedKD
+from ..distillers import KD, LOGIT_BASELINES, CrossEntropy, Distiller, logit_baseline
 from ..engine import FitResult, Selection, TeacherCache, TrainSpec, fit
 from ..models import transfer
 from .base import Override, profiles, teacher_store
@@ -183,16 +183,15 @@ def teacher(run: config.Run, seed: int = 0, sets: dict[str, TensorData] | None =
 
 def method(name: str, net, cache: TeacherCache, cfg: ResNetSpec) -> Distiller:
     """``ce``: the student on the labels alone (not in seed 000); ``kd``: eq. 3 at seed 000's T and alpha;
-    the newer logit losses with their authors' settings (issue 14): ``dkd`` (mdistiller: T 4, alpha 1, beta 8,
-    its 20-of-240-epoch warm-up scaled to this budget), ``dist`` (T 1, beta = gamma = 1: the paper's ImageNet
-    setting) and ``kd_std`` (KD on standardized logits: T 2, KD weight 9, CE 0.1)."""
-    warmup = max(1, round(cfg.student.epochs * 20 / 240))
-    methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha),
-               "dkd": lambda: DKD(net, cache, T=4.0, alpha=1.0, beta=8.0, warmup=warmup),
-               "dist": lambda: DIST(net, cache, T=1.0, beta=1.0, gamma=1.0),
-               "kd_std": lambda: StandardizedKD(net, cache, T=2.0, kd=9.0, ce=0.1)}
+    the newer logit losses (issue 14) with their authors' settings (:func:`distillers.logit_baseline`):
+    ``dkd`` (mdistiller's CIFAR-100 setting T 4, alpha 1, beta 8, its 20-of-240-epoch warm-up scaled to this
+    budget), ``dist`` (T 1, beta = gamma = 1: the paper's ImageNet setting, for this very pair) and ``kd_std``
+    (KD on standardized logits: T 2, KD weight 9, CE 0.1)."""
+    if name in LOGIT_BASELINES:
+        return logit_baseline(name, net, cache, cfg.student.epochs)
+    methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha)}
     if name not in methods:
-        raise ValueError(f"notebook 04 has the methods {sorted(methods)}, not {name!r}")
+        raise ValueError(f"notebook 04 has the methods {sorted([*methods, *LOGIT_BASELINES])}, not {name!r}")
     return methods[name]()
 
 

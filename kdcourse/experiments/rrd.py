@@ -164,7 +164,8 @@ SEED001_TABLE1_R8X4 = {
     "SimKD": 78.08, "NORM": 76.49, "NORM+KD": 76.98, "NORM+CRD": 76.49, "WCoRD": 75.95, "WCoRD+KD": 76.15,
     "CRCD": 76.42, "FKD": 75.57, "ITRD (corr)": 75.63, "ITRD (corr+mi)": 76.19, "RRD": 74.48, "RRD+KD": 75.08}
 
-# CRD and CRD+KD (issue 14): headless runs and method() builders, not yet in the notebook's loop
+# CRD and CRD+KD (issue 14): seed 001's Table 1 baselines, run in the notebook's loop (LABELS) and compared
+# with KD beside their published gains (kdcourse.baselines)
 BASELINES = {"crd": "CRD", "crd_kd": "CRD+KD"}
 
 # the methods of the controlled variant (fewer training images): the pair of the reversed headline
@@ -172,7 +173,8 @@ VARIANT_METHODS = ("rrd", "rrd_kd")
 
 # the comparisons of seed 001's Table 1 that notebook 07 re-measures: (a, b), "is a above b?"
 COMPARISONS = [("KD", "no KD"), ("FitNets", "no KD"), ("AT", "no KD"), ("RRD", "no KD"), ("RRD+KD", "no KD"),
-               ("RRD", "KD"), ("RRD+KD", "KD"), ("RRD", "AT"), ("RRD", "FitNets")]
+               ("RRD", "KD"), ("RRD+KD", "KD"), ("RRD", "AT"), ("RRD", "FitNets"),
+               ("CRD", "KD"), ("CRD+KD", "KD"), ("RRD", "CRD"), ("RRD+KD", "CRD+KD")]
 
 
 def seed_column_below_student(column: dict[str, float] = SEED001_TABLE1_R8X4) -> dict[str, float]:
@@ -203,8 +205,8 @@ def comparisons(results: pd.DataFrame, reported: dict[str, float], pairs=COMPARI
 
 
 # method name (RUNS, checkpoints, the command line) -> its label in the tables (seed 001 Table 1's rows)
-LABELS = {"ce": "no KD", "kd": "KD", "fitnets": "FitNets", "at": "AT", "rrd": "RRD", "rrd_kd": "RRD+KD",
-          "rrd_nostopgrad": "RRD, no stop-grad"}
+LABELS = {"ce": "no KD", "kd": "KD", "fitnets": "FitNets", "at": "AT", **BASELINES, "rrd": "RRD",
+          "rrd_kd": "RRD+KD", "rrd_nostopgrad": "RRD, no stop-grad"}
 L123 = ("layer1", "layer2", "layer3")
 PENULTIMATE = Layers("fc:in", "fc:in")
 
@@ -319,8 +321,7 @@ def train_fewer(run: config.Run, name: str, seed: int, **options) -> FitResult:
 
 
 RUNS = {"teacher": train_teacher, **{name: partial(train, name=name) for name in LABELS},
-        **{f"{name}-fewer": partial(train_fewer, name=name) for name in VARIANT_METHODS},
-        **{name: partial(train, name=name) for name in BASELINES}}
+        **{f"{name}-fewer": partial(train_fewer, name=name) for name in VARIANT_METHODS}}
 
 
 def sizes(shared: SimpleNamespace) -> str:
@@ -356,6 +357,8 @@ def weights_table(cfg: RRDSpec) -> pd.DataFrame:
     rows = [("no KD", 1.0, 0.0, 0.0, "-"), ("KD", round(1 - w.kd_alpha, 12), w.kd_alpha, 0.0, "-"),
             ("FitNets", 1.0, 0.0, w.fitnets_beta, "hint, layer2"),
             ("AT", 1.0, 0.0, w.at_beta, "attention, layers 1-3"),
+            ("CRD", 1.0, 0.0, 0.8, "CRD (NCE, memory bank), penultimate"),
+            ("CRD+KD", 1.0, 1.0, 0.8, "CRD (NCE, memory bank), penultimate"),
             ("RRD", 1.0, 0.0, w.rrd_beta, "RRD, penultimate"),
             ("RRD+KD", 1.0, w.rrd_kd_alpha, w.rrd_kd_beta, "RRD, penultimate"),
             ("RRD, no stop-grad", 1.0, 0.0, w.rrd_beta, "RRD as printed (∇ through p_t)")]
