@@ -132,7 +132,7 @@ def gain_over(scores: pd.DataFrame, reference: str, methods: Sequence[str], *, c
 def plot_gains(table: pd.DataFrame, reference: str, title: str, published_rows: pd.DataFrame | None = None,
                ax=None):
     """Our gain over ``reference`` per method (a dot) with its 2 x std band (a bar), and, beside it, each
-    published gain over its own KD (hollow markers, one per source); ``table`` from :func:`gain_over`."""
+    published gain over its own KD (hollow markers, one per source and pair); ``table`` from :func:`gain_over`."""
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.7 * len(table) + 2.2))
     gain_col = f"gain over {reference}"
@@ -143,18 +143,13 @@ def plot_gains(table: pd.DataFrame, reference: str, title: str, published_rows: 
             alpha=0.3, label="ours: ± 2 std over seeds")
     ax.plot(table[gain_col], y, "o", color=colours[0], ms=8, label="ours: mean gain (validation-selected)")
     if published_rows is not None and len(published_rows):
-        markers = ["s", "^", "D", "v", "P"]
-        sources = list(dict.fromkeys(published_rows["source"]))
-        for i, src in enumerate(sources):
-            part = published_rows[(published_rows["source"] == src) & published_rows["method"].isin(table.index)]
-            if part.empty:
-                continue
-            ys = [list(table.index).index(m) + 0.25 for m in part["method"]]
-            label = f"{src}: {part['data'].iloc[0]}, {part['pair'].iloc[0]}"
-            if part["pair"].nunique() > 1:
-                label = f"{src} ({', '.join(dict.fromkeys(part['pair']))})"
+        markers = ["s", "^", "D", "v", "P", "X", "*"]
+        shown = published_rows[published_rows["method"].isin(table.index)]
+        for i, ((src, pair), part) in enumerate(shown.groupby(["source", "pair"], sort=False)):
+            ys = [list(table.index).index(m) + 0.25 for m in part["method"]]   # just below our row
             ax.plot(part["gain over KD (points)"], ys, markers[i % len(markers)], mfc="none", ms=8,
-                    color=colours[(i + 1) % len(colours)], label=f"published: {label}")
+                    color=colours[(i + 1) % len(colours)],
+                    label=f"published: {src}: {part['data'].iloc[0]}, {pair}")
     ax.set_yticks(y, table.index)
     ax.invert_yaxis()
     ax.set_xlabel(f"gain over {reference} (accuracy points)")
