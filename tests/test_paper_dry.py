@@ -39,6 +39,8 @@ def test_clip_keeps_the_paper_and_clips_sizes_epochs_seeds_and_thresholds(notebo
             assert value == -math.inf
         elif name.startswith("max_") and isinstance(old, (int, float)) and not isinstance(old, bool):
             assert value == math.inf
+        elif name.endswith("_negatives"):   # CRD's negatives come from a bank of the (clipped) training rows
+            assert value == min(old, DRY_ROWS // 2) < DRY_ROWS
 
 
 def test_spec_is_the_clipped_paper_only_under_kdcourse_dry(monkeypatch):

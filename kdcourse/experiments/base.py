@@ -94,6 +94,8 @@ def _dry_value(name: str, value):
         return min(value, DRY_EPOCHS if name.endswith("_epochs") else 1)
     if name == "epochs" and isinstance(value, int):
         return min(value, DRY_EPOCHS)
+    if name.endswith("_negatives") and isinstance(value, int):   # drawn from a bank of the (clipped) training rows
+        return min(value, DRY_ROWS // 2)
     if name == "sizes" and isinstance(value, dict):
         return {k: DRY_ROWS if v is None else min(v, DRY_ROWS) for k, v in value.items()}
     return clip(value)
@@ -105,7 +107,8 @@ def clip(spec):
     Fields are changed by name, in nested specs too: ``n_*`` image counts and ``sizes`` become at most
     DRY_ROWS images; ``epochs`` / ``*_epochs`` at most DRY_EPOCHS (``warmup_epochs`` at most DRY_EPOCHS - 1, so
     that a TrainSpec's warm-up still ends before its last epoch); ``seeds`` the first DRY_SEEDS;
-    ``*_reps`` / ``*_rounds`` 1; quality thresholds ``min_*`` / ``max_*`` are switched off (-inf / inf).
+    ``*_reps`` / ``*_rounds`` 1; ``*_negatives`` (CRD's, drawn from a memory bank of one row per training
+    image) at most DRY_ROWS // 2; quality thresholds ``min_*`` / ``max_*`` are switched off (-inf / inf).
     Everything else (architectures, resolutions, losses, optimizers, schedules, grids) is the paper's.
     There is no second, hand-written table of paper-dry settings to drift from the paper's.
     """
