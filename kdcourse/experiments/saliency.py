@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import config, models, saliency
+from .. import config, metrics, models, saliency
 from ..distillers import KD, CrossEntropy
 from ..engine import FitResult, TrainSpec, fit
 from . import mnist
@@ -226,8 +226,8 @@ def output_match(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
     s, t = student_logits.double(), teacher_logits.double()
     s, t = s - s.mean(1, keepdim=True), t - t.mean(1, keepdim=True)
     r = (s * t).sum(1) / (s.norm(dim=1) * t.norm(dim=1)).clamp_min(1e-12)
-    agree = (student_logits.argmax(1) == teacher_logits.argmax(1)).double().mean().item()
-    return {"top-1 agreement with teacher": agree, "logit correlation with teacher": r.mean().item()}
+    return {"top-1 agreement with teacher": metrics.agreement(student_logits, teacher_logits),
+            "logit correlation with teacher": r.mean().item()}
 
 
 def variant_table(vs_chance: pd.DataFrame, paired: dict[str, dict[str, dict]], per_student: dict[str, dict],
