@@ -41,6 +41,8 @@ test: unit nbval student-check paper-dry
 
 # Every notebook's paper-profile code path on clipped sizes and epochs (kdcourse.experiments.base.clip) and
 # synthetic data of the real shapes where the paper's data is missing; executed copies go to build/paper-dry/.
+# A notebook's clipped checkpoints are deleted once it passes (its paper-size networks take up to 2 GB, and all
+# nine together 4.6 GB, which once filled CI's disk); the shared teachers at the folder's top stay for the others.
 paper-dry: data
 	@rm -rf data/checkpoints/paper-dry   # a dry run starts from nothing: its clipped runs are not worth resuming
 	@mkdir -p build/paper-dry
@@ -51,6 +53,7 @@ paper-dry: data
 	    "$$nb" "build/paper-dry/$$(basename $$nb)" > build/paper-dry/$$(basename $$nb .ipynb).log 2>&1 \
 	    || { tail -n 40 build/paper-dry/$$(basename $$nb .ipynb).log; exit 1; }; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	  rm -rf "data/checkpoints/paper-dry/$$(basename $$nb .ipynb)"; \
 	done
 
 # The source reports' own settings, for real (a GPU is used when present; a CPU-only machine is warned with the
