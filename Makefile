@@ -2,7 +2,7 @@
 #           `make run`  (`make teachers`, then every notebook in the cpu profile; regenerates figures/)
 #           `make teachers` (every shared teacher of the cpu profile, resumable)
 #           `make run NB=02` (one notebook)
-#           `make bench` (fit() against a plain PyTorch KD loop), `make report` (REPORT.md from figures/)
+#           `make bench` (fit() against a plain PyTorch KD loop; 04's 1 x 1-map convolutions), `make report` (REPORT.md from figures/)
 #           `make student` (the students' notebooks, solutions replaced by stubs, in build/student/)
 #           `make paper NB=07` (the source's own settings: a GPU's work; `make paper-dry` is its CPU rehearsal)
 # Both do their own set-up: a virtual environment in .venv and the offline data mirrors.
@@ -98,6 +98,7 @@ report: setup
 
 bench: data
 	$(PY) benchmarks/bench_kd.py
+	$(PY) benchmarks/bench_conv.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints
