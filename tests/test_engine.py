@@ -245,6 +245,39 @@ def test_a_finished_run_returns_at_once(digits, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_a_finished_checkpoint_drops_the_optimizer_state_and_an_unfinished_one_keeps_it(digits, tmp_path):
+    tr, va, _ = digits
+    spec = TrainSpec(epochs=2, lr=3e-3, optimizer="adam")
+    interrupted = ce()
+    plain, calls = interrupted.losses, {"n": 0}
+    per_epoch = math.ceil(len(tr) / spec.batch_size) + 1
+
+    def flaky(out, y, t):   # dies in epoch 2, after epoch 1's checkpoint
+        calls["n"] += 1
+        if calls["n"] == per_epoch + 3:
+            raise KeyboardInterrupt
+        return plain(out, y, t)
+
+    interrupted.losses = flaky
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, tr, va, spec, checkpoint=tmp_path / "a.pt", progress=False)
+    mid = engine.load_checkpoint(tmp_path / "a.pt")
+    assert mid["epoch"] == 1 and mid["optimizer"]["state"]          # Adam's moments, to resume with
+    mid_bytes = (tmp_path / "a.pt").stat().st_size
+    fit(ce(), tr, va, spec, checkpoint=tmp_path / "a.pt", progress=False)
+    done = engine.load_checkpoint(tmp_path / "a.pt")
+    assert done["epoch"] == 2 and done["optimizer"] is None
+    assert (tmp_path / "a.pt").stat().st_size < mid_bytes
+    again = fit(ce(seed=5), tr, va, spec, checkpoint=tmp_path / "a.pt", progress=False)   # still loads
+    assert again.resumed_from == 2
+
+    # an unfinished checkpoint without the optimizer's state cannot be continued: it says so
+    mid["optimizer"] = None
+    torch.save(mid, tmp_path / "b.pt")
+    with pytest.raises(RuntimeError, match="epoch 1 of 2 has no optimizer state.*delete it"):
+        fit(ce(), tr, va, spec, checkpoint=tmp_path / "b.pt", progress=False)
+
+
 def test_checkpoints_are_written_atomically(digits, tmp_path, monkeypatch):
     # the save of epoch 2 dies half-way: epoch 1's checkpoint is still whole, no partial file is left,
     # and the run resumes from epoch 1

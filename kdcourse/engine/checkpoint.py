@@ -5,7 +5,9 @@ state-dict layout, the method with its hyper-parameters, a content hash of
 the training and validation data, a hash of the teacher's weights, the
 TrainSpec (optimizer, schedule, epochs, batch, selection) and the seed.  A
 checkpoint is resumed only when every field agrees; otherwise the error
-names the fields that differ.
+names the fields that differ.  A finished run's checkpoint (its last epoch,
+or the epoch its selection stopped at) is only ever loaded, so it leaves out
+the optimizer's state (``None``): for Adam that halves the file.
 """
 from __future__ import annotations
 

@@ -123,7 +123,12 @@ def _restore(state: dict | None, distiller, opt, sched, spec: TrainSpec):
     if state is None:
         return [], Selector(spec.selection), 0
     distiller.load_state_dict(state["distiller"])
-    opt.load_state_dict(state["optimizer"])
+    finished = state["epoch"] >= spec.epochs or Selector(spec.selection, state["selection"]).stopped
+    if state["optimizer"] is not None:
+        opt.load_state_dict(state["optimizer"])
+    elif not finished:   # only a finished run's checkpoint drops the optimizer's state (see fit)
+        raise RuntimeError(f"the checkpoint of epoch {state['epoch']} of {spec.epochs} has no optimizer state, so "
+                           "the run cannot continue from it: delete it to train afresh")
     if sched is not None:
         sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"])
@@ -181,9 +186,11 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData | None, spec: T
             selector.update(row, distiller.student)
             bar.set_postfix(loss=f"{row['train_total']:.4f}", **({"val_acc": f"{row['val_acc']:.4f}"} if val
                                                                   is not None else {}))
-            if mine:
+            if mine:   # a finished run is only ever loaded: its optimizer's moments (2x the weights for Adam) go
+                finished = epoch + 1 == spec.epochs or selector.stopped
                 ckpt.save(path, {"signature": sig, "epoch": epoch + 1, "distiller": distiller.state_dict(),
-                                 "optimizer": opt.state_dict(), "rows": rows, "selection": selector.state,
+                                 "optimizer": None if finished else opt.state_dict(), "rows": rows,
+                                 "selection": selector.state,
                                  "scheduler": sched.state_dict() if sched is not None else None,
                                  "rng": torch.get_rng_state()})
         bar.close()
