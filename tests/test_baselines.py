@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 from torch import nn  # noqa: E402
 
 from kdcourse import baselines, plots  # noqa: E402
-from kdcourse.distillers import DIST, DKD, LOGIT_BASELINES, StandardizedKD, logit_baseline  # noqa: E402
+from kdcourse.distillers import (DIST, DKD, LOGIT_BASELINES, R34_R18_BASELINES, StandardizedKD,  # noqa: E402
+                                 logit_baseline)
 from kdcourse.engine import TeacherCache  # noqa: E402
 
 
@@ -53,13 +54,16 @@ def test_published_numbers_are_the_sources_and_their_gains():
     dkd = {(p.pair, p.dataset): (p.kd, p.value) for p in baselines.PUBLISHED if p.method == "DKD"}
     assert dkd[("ResNet34 → ResNet18", "ImageNet")] == (71.03, 71.70)          # mdistiller README
     assert dkd[("resnet32x4 → resnet8x4", "CIFAR-100")] == (73.33, 76.32)
+    setting = [p for p in baselines.PUBLISHED if p.method == "DKD (ImageNet setting)"]   # the same row, its setting
+    assert [(p.pair, p.kd, p.value) for p in setting] == [("ResNet34 → ResNet18", 71.03, 71.70)]
     crd = [p for p in baselines.PUBLISHED if p.method == "CRD" and p.dataset == "CIFAR-100"][0]
     assert (crd.kd, crd.value) == (73.33, 75.51)                                # seed 001 Table 1
     table = baselines.published(["DKD", "CRD"], pairs=["ResNet34 → ResNet18"])
     assert list(table["method"]) == ["DKD", "CRD"]
     assert list(table["gain over KD (points)"]) == [0.67, -0.44]                # torchdistill: CRD below its KD
     assert table["selection"].str.len().min() > 0
-    every = baselines.published(["DKD", "DIST", "KD (standardized)", "CRD", "CRD+KD", "RRD", "RRD+KD"])
+    every = baselines.published(["DKD", "DKD (ImageNet setting)", "DIST", "KD (standardized)", "CRD", "CRD+KD",
+                                 "RRD", "RRD+KD"])
     assert len(every) == len(baselines.PUBLISHED)
     with pytest.raises(ValueError, match="no published numbers"):
         baselines.published(["FitNets"])
@@ -83,6 +87,14 @@ def test_logit_baselines_carry_their_authors_settings():
     assert type(dkd) is DKD and (dkd.T, dkd.alpha, dkd.beta, dkd.ce, dkd.warmup) == (4.0, 1.0, 8.0, 1.0, 20)
     # the warm-up is 20 of 240 epochs, scaled: 80 epochs -> 7, 10 -> 1 (never 0)
     assert [logit_baseline("dkd", net, cache, e).warmup for e in (80, 10, 4, 1)] == [7, 1, 1, 1]
+    # mdistiller's configs/imagenet/r34_r18/dkd.yaml: T 1, beta 0.5, CE 1, alpha 1 (default), 1 of 100 epochs
+    assert R34_R18_BASELINES == {"dkd_imagenet": "DKD (ImageNet setting)"}
+    dkd_in = logit_baseline("dkd_imagenet", net, cache, epochs=100)
+    assert type(dkd_in) is DKD and (dkd_in.T, dkd_in.alpha, dkd_in.beta, dkd_in.ce, dkd_in.warmup) == \
+        (1.0, 1.0, 0.5, 1.0, 1)
+    assert [logit_baseline("dkd_imagenet", net, cache, e).warmup for e in (400, 4)] == [4, 1]
+    dkd_in.set_epoch(1)
+    assert dkd_in.weight() == 1.0   # a 1-epoch warm-up is full weight from the first epoch, as in mdistiller
     dist = logit_baseline("dist", net, cache, 10)
     assert type(dist) is DIST and (dist.T, dist.beta, dist.gamma, dist.ce) == (1.0, 1.0, 1.0, 1.0)
     std = logit_baseline("kd_std", net, cache, 10)

@@ -27,7 +27,8 @@ def test_every_profile_exists_and_is_a_typed_spec(notebook):
     extra = {"03_mhist_transfer_kd": {"scratch", "subclass_teacher", "subclass_kd",    # Q3's baseline, Table III
                                       "ce-fewer", "kd-fewer"},                         # issue 13's variant
              "04_resnet34_to_resnet18": {"pretrain",                                  # the stand-in's ImageNet
-                                         "dkd", "dist", "kd_std"}}.get(notebook, set())  # issue 14's logit losses
+                                         "dkd", "dist", "kd_std",                     # issue 14's logit losses
+                                         "dkd_imagenet"}}.get(notebook, set())        # DKD's setting for the pair
     assert set(experiments.runs(notebook)) == {"teacher", "ce", "kd"} | extra
 
 

@@ -16,7 +16,7 @@ from .base import Batch, Distiller
 from .feature import FeatureKD
 from .flexible import InPlace
 from .logit import KD, CrossEntropy, LogitMSE, Softened, SoftTargets
-from .modern import CRD, DIST, DKD, LOGIT_BASELINES, StandardizedKD, logit_baseline
+from .modern import CRD, DIST, DKD, LOGIT_BASELINES, R34_R18_BASELINES, StandardizedKD, logit_baseline
 from .subclass import SubclassKD, SubclassTeacher
 
 METHODS: dict[str, type[Distiller]] = {
@@ -37,4 +37,4 @@ def as_distiller(model_or_distiller: nn.Module) -> Distiller:
 
 __all__ = ["Batch", "Distiller", "METHODS", "as_distiller", "CrossEntropy", "KD", "SoftTargets", "LogitMSE",
            "Softened", "InPlace", "FeatureKD", "SubclassTeacher", "SubclassKD", "DKD", "DIST", "StandardizedKD",
-           "CRD", "LOGIT_BASELINES", "logit_baseline"]
+           "CRD", "LOGIT_BASELINES", "R34_R18_BASELINES", "logit_baseline"]

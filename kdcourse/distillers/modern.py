@@ -180,19 +180,26 @@ class CRD(FeatureKD):
 
 # the logit baselines a notebook runs beside its KD, by their command-line names, and their labels in tables
 LOGIT_BASELINES = {"dkd": "DKD", "dist": "DIST", "kd_std": "KD (standardized)"}
+# a setting its authors gave for one pair: mdistiller's configs/imagenet/r34_r18/dkd.yaml (notebook 04's pair)
+R34_R18_BASELINES = {"dkd_imagenet": "DKD (ImageNet setting)"}
 
 
 def logit_baseline(name: str, student, teacher, epochs: int) -> Distiller:
-    """``name`` (a key of :data:`LOGIT_BASELINES`) with its authors' settings, for a run of ``epochs`` epochs:
+    """``name`` (a key of :data:`LOGIT_BASELINES` or :data:`R34_R18_BASELINES`) with its authors' settings, for
+    a run of ``epochs`` epochs:
 
     dkd     mdistiller's CIFAR-100 setting: T 4, alpha 1, beta 8, CE 1; its warm-up of 20 epochs of 240 scaled
-            to this run, max(1, round(epochs x 20 / 240)) (its ImageNet ResNet34 -> ResNet18 configuration has
-            T 1, beta 0.5 and a 1-epoch warm-up; not used here)
+            to this run, max(1, round(epochs x 20 / 240))
+    dkd_imagenet  mdistiller's ImageNet ResNet34 -> ResNet18 configuration (configs/imagenet/r34_r18/dkd.yaml):
+            T 1, beta 0.5, CE 1, alpha 1 (cfg.py's default), its warm-up of 1 epoch of 100 scaled to this run,
+            max(1, round(epochs / 100)): one epoch, which the warm-up's min(epoch / 1, 1) makes full weight
     dist    the paper's ImageNet setting: T 1, beta = gamma = 1, CE 1
     kd_std  the authors' CIFAR-100 command: base temperature 2, KD weight 9, CE 0.1
     """
     builders = {"dkd": lambda: DKD(student, teacher, T=4.0, alpha=1.0, beta=8.0,
                                    warmup=max(1, round(epochs * 20 / 240))),
+                "dkd_imagenet": lambda: DKD(student, teacher, T=1.0, alpha=1.0, beta=0.5,
+                                            warmup=max(1, round(epochs / 100))),
                 "dist": lambda: DIST(student, teacher, T=1.0, beta=1.0, gamma=1.0),
                 "kd_std": lambda: StandardizedKD(student, teacher, T=2.0, kd=9.0, ce=0.1)}
     if name not in builders:

@@ -155,10 +155,11 @@ def work_04(cfg, profile: str) -> list[Work]:
     tr, va, te = (_n(getattr(cfg, f"n_{s}"), IMAGENET10_SIZES[s]) for s in ("train", "val", "test"))
     shape = (3, cfg.image_size, cfg.image_size)
     net = lambda arch: (lambda: resnet.network(arch, 10, False))   # noqa: E731
-    runs = (2 + len(resnet.LOGIT_BASELINES)) * len(cfg.seeds)   # no KD, KD and section 5b's DKD, DIST, std KD
+    runs = (2 + len(resnet.LOGIT_BASELINES) + len(resnet.R34_R18_BASELINES)) * len(cfg.seeds)   # and section 5b's
     return [Work("ResNet34 teacher (at most its epochs; patience may stop it)", net(resnet.TEACHER_ARCH), shape,
                  tr * cfg.teacher.epochs, va * cfg.teacher.epochs + tr + te, cfg.teacher.batch_size),
-            Work(f"ResNet18 students: no KD, KD, DKD, DIST and standardized KD ({runs} runs, at most their epochs)",
+            Work(f"ResNet18 students: no KD, KD, DKD (two settings), DIST and standardized KD ({runs} runs, at most "
+                 "their epochs)",
                  net(resnet.STUDENT_ARCH), shape, runs * tr * cfg.student.epochs, runs * va * cfg.student.epochs,
                  cfg.student.batch_size)]
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import config, data
 from ..data import TensorData
-from ..distillers import KD, LOGIT_BASELINES, CrossEntropy, Distiller, logit_baseline
+from ..distillers import KD, LOGIT_BASELINES, R34_R18_BASELINES, CrossEntropy, Distiller, logit_baseline
 from ..engine import FitResult, Selection, TeacherCache, TrainSpec, fit
 from ..models import transfer
 from .base import Override, profiles, teacher_store
@@ -193,13 +193,15 @@ def method(name: str, net, cache: TeacherCache, cfg: ResNetSpec) -> Distiller:
     """``ce``: the student on the labels alone (not in seed 000); ``kd``: eq. 3 at seed 000's T and alpha;
     the newer logit losses (issue 14) with their authors' settings (:func:`distillers.logit_baseline`):
     ``dkd`` (mdistiller's CIFAR-100 setting T 4, alpha 1, beta 8, its 20-of-240-epoch warm-up scaled to this
-    budget), ``dist`` (T 1, beta = gamma = 1: the paper's ImageNet setting, for this very pair) and ``kd_std``
+    budget), ``dkd_imagenet`` (mdistiller's configuration for this very pair: T 1, alpha 1, beta 0.5, a 1-epoch
+    warm-up), ``dist`` (T 1, beta = gamma = 1: the paper's ImageNet setting, for this very pair) and ``kd_std``
     (KD on standardized logits: T 2, KD weight 9, CE 0.1)."""
-    if name in LOGIT_BASELINES:
+    if name in LOGIT_BASELINES or name in R34_R18_BASELINES:
         return logit_baseline(name, net, cache, cfg.student.epochs)
     methods = {"ce": lambda: CrossEntropy(net), "kd": lambda: KD(net, cache, cfg.T, cfg.alpha)}
     if name not in methods:
-        raise ValueError(f"notebook 04 has the methods {sorted([*methods, *LOGIT_BASELINES])}, not {name!r}")
+        raise ValueError(f"notebook 04 has the methods {sorted([*methods, *LOGIT_BASELINES, *R34_R18_BASELINES])}, "
+                         f"not {name!r}")
     return methods[name]()
 
 
@@ -218,7 +220,7 @@ def student(run: config.Run, name: str, seed: int, sets: dict[str, TensorData] |
 
 
 RUNS = {"teacher": teacher, "pretrain": pretrain,
-        **{name: partial(student, name=name) for name in ("ce", "kd", "dkd", "dist", "kd_std")}}
+        **{name: partial(student, name=name) for name in ("ce", "kd", *LOGIT_BASELINES, *R34_R18_BASELINES)}}
 
 
 def _settings(c: ResNetSpec, role: str) -> dict:
