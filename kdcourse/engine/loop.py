@@ -118,21 +118,26 @@ def _prepare(distiller, train: TensorData, val: TensorData, spec: TrainSpec, dev
     return step, opt, optim.scheduler(opt, spec)
 
 
+def _finished(epochs_done: int, spec: TrainSpec, selector: Selector) -> bool:
+    """The run is over: every epoch trained, or its selection stopped it (a finished run is only loaded)."""
+    return epochs_done >= spec.epochs or selector.stopped
+
+
 def _restore(state: dict | None, distiller, opt, sched, spec: TrainSpec):
     """Rows, selector and first epoch of a resumed run (of a new one when ``state`` is None)."""
     if state is None:
         return [], Selector(spec.selection), 0
     distiller.load_state_dict(state["distiller"])
-    finished = state["epoch"] >= spec.epochs or Selector(spec.selection, state["selection"]).stopped
+    selector = Selector(spec.selection, state["selection"])
     if state["optimizer"] is not None:
         opt.load_state_dict(state["optimizer"])
-    elif not finished:   # only a finished run's checkpoint drops the optimizer's state (see fit)
+    elif not _finished(state["epoch"], spec, selector):   # only a finished run's checkpoint drops it (see fit)
         raise RuntimeError(f"the checkpoint of epoch {state['epoch']} of {spec.epochs} has no optimizer state, so "
                            "the run cannot continue from it: delete it to train afresh")
     if sched is not None:
         sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"])
-    return state["rows"], Selector(spec.selection, state["selection"]), state["epoch"]
+    return state["rows"], selector, state["epoch"]
 
 
 def fit(distiller: nn.Module, train: TensorData, val: TensorData | None, spec: TrainSpec | dict | None = None, *,
@@ -187,9 +192,9 @@ def fit(distiller: nn.Module, train: TensorData, val: TensorData | None, spec: T
             bar.set_postfix(loss=f"{row['train_total']:.4f}", **({"val_acc": f"{row['val_acc']:.4f}"} if val
                                                                   is not None else {}))
             if mine:   # a finished run is only ever loaded: its optimizer's moments (2x the weights for Adam) go
-                finished = epoch + 1 == spec.epochs or selector.stopped
+                done = _finished(epoch + 1, spec, selector)
                 ckpt.save(path, {"signature": sig, "epoch": epoch + 1, "distiller": distiller.state_dict(),
-                                 "optimizer": None if finished else opt.state_dict(), "rows": rows,
+                                 "optimizer": None if done else opt.state_dict(), "rows": rows,
                                  "selection": selector.state,
                                  "scheduler": sched.state_dict() if sched is not None else None,
                                  "rng": torch.get_rng_state()})

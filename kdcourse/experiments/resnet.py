@@ -84,7 +84,7 @@ class ResNetSpec:
     n_pretrain: int | None = None      # pretrain images (None: all 49,600)
     min_teacher_lead: float = 0.0      # teacher test accuracy minus the student's alone (mean over seeds)
     # convolutions with a 1 x 1 output map as one matrix product (kdcourse.models.fastconv): layer4 on 32 px
-    # inputs; equal to float rounding, ~1.75x faster training on a CPU; no effect at 224 px
+    # inputs; equal to float rounding, ~2x faster training on a CPU; no effect at 224 px
     fast_1x1_maps: bool = True
 
 
@@ -119,7 +119,7 @@ PROFILES = profiles(
                   "min_teacher_val_acc": 0.85, "min_student_val_acc": 0.84, "min_teacher_lead": 0.03,
                   # the committed cpu runs were trained with nn.Conv2d's own path; the matrix product moves
                   # their numbers at float rounding, so a rerun from nothing would not reproduce them bit for
-                  # bit. Set True (Override) for a retrain ~1.75x faster (benchmarks/bench_conv.py)
+                  # bit. Set True (Override) for a retrain ~2x faster (benchmarks/bench_conv.py)
                   "fast_1x1_maps": False}),
     smoke=Override("nbval in CI: 200 / 100 / 200 stand-in images (400 to pre-train on), 2 epochs of batch 16 with "
                    "the lr halved every epoch, 2 seeds, one latency round, loose floors, layer4's 1 x 1 maps as matrix "

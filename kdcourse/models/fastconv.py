@@ -3,9 +3,9 @@
 An ImageNet ResNet on 32 px inputs (notebook 04's stand-in) shrinks its maps to 1 x 1 in ``layer4``: each
 of its 3x3 convolutions there sees one input pixel through its centre tap and zero padding through the
 other eight.  On a CPU, oneDNN's ``convolution_backward`` is slow on such maps: at batch 64 a 512 -> 512
-3x3 convolution on a 1 x 1 map takes about 110 ms forward and backward, and the three of them in ResNet18's
-``layer4`` about half of a training step (``benchmarks/bench_conv.py``).  The same function is one
-matrix product of the input window with the kernel taps that cover it:
+3x3 convolution on a 1 x 1 map takes about 130 ms forward and backward (12 ms as a product), and the three
+of them in ResNet18's ``layer4`` about half of a training step (``benchmarks/bench_conv.py``).  The same
+function is one matrix product of the input window with the kernel taps that cover it:
 
     y[n, o] = b[o] + sum_{c, i, j} w[o, c, p_h + i, p_w + j] x[n, c, i, j],   0 <= i < h, 0 <= j < w
 

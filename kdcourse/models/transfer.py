@@ -305,7 +305,7 @@ def build(arch: str, num_classes: int, pretrained: bool = True, image_size: int 
                  (seed 000 section III-C standardises each channel on the training set).
     fast_1x1_maps  torchvision models: every plain convolution whose output map is 1 x 1 (an ImageNet ResNet's
                  ``layer4`` on 32 px inputs) runs as one matrix product (:mod:`kdcourse.models.fastconv`): the
-                 same function and parameters, equal to float rounding, about 1.75x faster training on a CPU.
+                 same function and parameters, equal to float rounding, about 2x faster training on a CPU.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
